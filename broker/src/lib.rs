@@ -11,5 +11,7 @@
 //! the types in [`runtime`].
 
 pub mod config;
+pub mod connection;
 pub mod data_dir;
+pub mod frame;
 pub mod runtime;

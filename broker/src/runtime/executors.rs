@@ -44,12 +44,16 @@ pub fn locked_memory_limit_bytes() -> Option<u64> {
     Some(limit.rlim_cur)
 }
 
-/// Runs `shard_main(shard)` on one pinned executor per core and waits for all of them. The
-/// results come back in shard order.
-pub fn run_shards<T, F, Fut>(
+/// Shards that are running; [`RunningShards::join`] waits for their results.
+pub struct RunningShards<T: Send + 'static> {
+    handles: Vec<glommio::ExecutorJoinHandle<T>>,
+}
+
+/// Starts `shard_main(shard)` on one pinned executor per core.
+pub fn start_shards<T, F, Fut>(
     settings: &ExecutorSettings,
     shard_main: F,
-) -> Result<Vec<T>, ExecutorError>
+) -> Result<RunningShards<T>, ExecutorError>
 where
     T: Send + 'static,
     F: Fn(ShardId) -> Fut + Send + Clone + 'static,
@@ -82,15 +86,22 @@ where
             })?;
         handles.push(handle);
     }
-    let mut results = Vec::with_capacity(handles.len());
-    for (index, handle) in handles.into_iter().enumerate() {
-        let result = handle.join().map_err(|error| ExecutorError::Join {
-            shard: index,
-            message: error.to_string(),
-        })?;
-        results.push(result);
+    Ok(RunningShards { handles })
+}
+
+impl<T: Send + 'static> RunningShards<T> {
+    /// Waits for every shard to finish; results come back in shard order.
+    pub fn join(self) -> Result<Vec<T>, ExecutorError> {
+        let mut results = Vec::with_capacity(self.handles.len());
+        for (index, handle) in self.handles.into_iter().enumerate() {
+            let result = handle.join().map_err(|error| ExecutorError::Join {
+                shard: index,
+                message: error.to_string(),
+            })?;
+            results.push(result);
+        }
+        Ok(results)
     }
-    Ok(results)
 }
 
 #[cfg(test)]
@@ -104,7 +115,10 @@ mod tests {
             cores: cores.iter().copied().take(2).collect(),
             io_memory_bytes: 64 * 1024,
         };
-        let results = run_shards(&settings, |shard| async move { shard.0 * 10 }).unwrap();
+        let results = start_shards(&settings, |shard| async move { shard.0 * 10 })
+            .unwrap()
+            .join()
+            .unwrap();
         let expected: Vec<usize> = (0..settings.cores.len()).map(|index| index * 10).collect();
         assert_eq!(results, expected);
     }

@@ -9,6 +9,26 @@
 
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::time::Duration;
+
+use super::net::{split, StreamReader, StreamWriter};
+
+/// Whether the listening socket was shut down (then it no longer accepts: SO_ACCEPTCONN is 0).
+fn listener_was_shut_down(fd: std::os::fd::RawFd) -> bool {
+    let mut accepting: libc::c_int = 0;
+    let mut length = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt into a c_int we own, with its size.
+    let result = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ACCEPTCONN,
+            (&mut accepting as *mut libc::c_int).cast(),
+            &mut length,
+        )
+    };
+    result != 0 || accepting == 0
+}
 
 /// Why the listener could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +83,15 @@ impl SharedListener {
         self.address
     }
 
+    /// Stops every core's accept loop: shutdown(2) on the listening socket wakes each pending
+    /// accept with an error, on every duplicate at once. Connections already accepted go on.
+    pub fn stop_accepting(&self) {
+        // SAFETY: shutdown on a descriptor we own; failure only means it was already shut.
+        unsafe {
+            libc::shutdown(self.socket.as_raw_fd(), libc::SHUT_RD);
+        }
+    }
+
     /// A duplicate descriptor for one core.
     pub fn handle(&self) -> Result<ListenerHandle, ListenerError> {
         let duplicate = self.socket.try_clone().map_err(ListenerError::Duplicate)?;
@@ -73,12 +102,34 @@ impl SharedListener {
 }
 
 impl ListenerHandle {
-    /// Turns the descriptor into a listener of the current core's executor. Must be called on
-    /// the core that will accept.
-    pub fn into_local(self) -> glommio::net::TcpListener {
+    /// Accepts connections on the current shard and hands each, split into its reading and
+    /// writing sides, to `on_connection`, until [`SharedListener::stop_accepting`] is called.
+    /// The descriptor is closed before this returns.
+    pub async fn accept_until_stopped(
+        self,
+        mut on_connection: impl FnMut(StreamReader, StreamWriter),
+    ) {
+        /// Pause after a failed accept (out of descriptors, say) before trying again.
+        const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(20);
         let fd = self.fd.into_raw_fd();
         // SAFETY: `fd` is a bound, listening TCP socket we own; glommio takes ownership.
-        unsafe { glommio::net::TcpListener::from_raw_fd(fd) }
+        let listener = unsafe { glommio::net::TcpListener::from_raw_fd(fd) };
+        loop {
+            match listener.accept().await {
+                Ok(stream) => match split(stream) {
+                    Ok((reader, writer)) => on_connection(reader, writer),
+                    Err(error) => tracing::warn!(%error, "dropping accepted connection"),
+                },
+                Err(error) => {
+                    if listener_was_shut_down(fd) {
+                        break;
+                    }
+                    tracing::warn!(%error, "accept failed; retrying");
+                    glommio::timer::sleep(ACCEPT_RETRY_DELAY).await;
+                }
+            }
+        }
+        drop(listener);
     }
 
     /// The raw descriptor (for diagnostics).

@@ -5,4 +5,7 @@
 
 pub mod executors;
 pub mod listener;
+pub mod net;
 pub mod signals;
+pub mod tasks;
+pub mod time;

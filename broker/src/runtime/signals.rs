@@ -1,34 +1,8 @@
-//! SIGTERM and SIGINT turn into a shutdown request that every core can observe.
+//! SIGTERM and SIGINT, handled by waiting for them rather than by a handler.
 //!
 //! The main thread blocks both signals before any executor thread starts (threads inherit the
-//! mask), and one small thread waits for them with sigwait(2). That keeps signal handling out
-//! of the executors entirely: no async-signal-safety concerns, no signal landing on a random
-//! core. Cores poll [`Shutdown::requested`] from their accept loops at a bounded interval.
-
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-
-/// A one-way flag: set once when the broker should stop. Cloning shares the flag.
-#[derive(Debug, Clone, Default)]
-pub struct Shutdown {
-    requested: Arc<AtomicBool>,
-}
-
-impl Shutdown {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Asks every core to stop.
-    pub fn request(&self) {
-        self.requested.store(true, Ordering::Release);
-    }
-
-    /// Whether a stop was asked for.
-    pub fn requested(&self) -> bool {
-        self.requested.load(Ordering::Acquire)
-    }
-}
+//! mask) and, once the shards run, waits for one with sigwait(2). That keeps signals away from
+//! the executors entirely: no async-signal-safety concerns, no signal landing on a random core.
 
 fn termination_signals() -> libc::sigset_t {
     // SAFETY: sigemptyset/sigaddset initialise and fill a plain sigset_t we own.
@@ -41,26 +15,26 @@ fn termination_signals() -> libc::sigset_t {
     }
 }
 
-/// Blocks SIGTERM and SIGINT in the calling thread (and every thread it starts afterwards) and
-/// starts a thread that sets `shutdown` when one arrives. Call before starting executors.
-pub fn install(shutdown: Shutdown) -> std::io::Result<()> {
+/// Blocks SIGTERM and SIGINT in the calling thread and in every thread it starts afterwards.
+pub fn block_termination_signals() -> std::io::Result<()> {
     let set = termination_signals();
     // SAFETY: pthread_sigmask with a valid set and no old-set output.
     let result = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
     if result != 0 {
         return Err(std::io::Error::from_raw_os_error(result));
     }
-    std::thread::Builder::new()
-        .name("ferrite-signals".to_owned())
-        .spawn(move || loop {
-            let mut signal: libc::c_int = 0;
-            // SAFETY: sigwait on a set that is blocked in this thread.
-            let result = unsafe { libc::sigwait(&set, &mut signal) };
-            if result == 0 {
-                tracing::info!(signal, "termination signal received, shutting down");
-                shutdown.request();
-                // A second signal while stopping is ignored: the first already asked for it.
-            }
-        })?;
     Ok(())
+}
+
+/// Waits until SIGTERM or SIGINT arrives and returns its number. The signals must be blocked
+/// (see [`block_termination_signals`]).
+pub fn wait_for_termination_signal() -> i32 {
+    let set = termination_signals();
+    loop {
+        let mut signal: libc::c_int = 0;
+        // SAFETY: sigwait on a set that is blocked in this thread.
+        if unsafe { libc::sigwait(&set, &mut signal) } == 0 {
+            return signal;
+        }
+    }
 }
