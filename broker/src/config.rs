@@ -402,7 +402,10 @@ mod tests {
     #[test]
     fn defaults_serve_a_single_local_node() {
         let config = Settings::default().resolve().unwrap();
-        assert_eq!(config.listen, "127.0.0.1:9092".parse().unwrap());
+        assert_eq!(
+            config.listen,
+            "127.0.0.1:9092".parse::<SocketAddr>().unwrap()
+        );
         assert_eq!(
             config.advertised_listener,
             AdvertisedListener {

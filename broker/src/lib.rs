@@ -10,8 +10,10 @@
 //! Architecture invariant: handlers and coordinators never name the async runtime; they use
 //! the types in [`runtime`].
 
+pub mod checkpoint;
 pub mod config;
 pub mod connection;
 pub mod data_dir;
 pub mod frame;
+pub mod metadata;
 pub mod runtime;
