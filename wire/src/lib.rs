@@ -14,4 +14,5 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod messages;
 pub mod records;

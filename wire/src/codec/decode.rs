@@ -22,7 +22,11 @@ pub const ARRAY_PREALLOCATION_BYTES_MAX: usize = 64 * 1024;
 pub const UVARINT32_BYTES_MAX: usize = 5;
 
 #[inline]
-fn ensure_remaining(buf: &Bytes, needed_bytes: usize, field: &'static str) -> Result<(), DecodeError> {
+fn ensure_remaining(
+    buf: &Bytes,
+    needed_bytes: usize,
+    field: &'static str,
+) -> Result<(), DecodeError> {
     if buf.remaining() < needed_bytes {
         return Err(DecodeError::new(
             field,
@@ -191,7 +195,11 @@ pub fn read_nullable_string(
 
 /// Reads a string that must not be null.
 #[inline]
-pub fn read_string(buf: &mut Bytes, flexible: bool, field: &'static str) -> Result<KStr, DecodeError> {
+pub fn read_string(
+    buf: &mut Bytes,
+    flexible: bool,
+    field: &'static str,
+) -> Result<KStr, DecodeError> {
     read_nullable_string(buf, flexible, field)?
         .ok_or(DecodeError::new(field, DecodeErrorKind::NonNullableNull))
 }
@@ -211,7 +219,11 @@ pub fn read_nullable_bytes(
 
 /// Reads a byte string (or a records field) that must not be null, as a slice of the frame.
 #[inline]
-pub fn read_bytes(buf: &mut Bytes, flexible: bool, field: &'static str) -> Result<Bytes, DecodeError> {
+pub fn read_bytes(
+    buf: &mut Bytes,
+    flexible: bool,
+    field: &'static str,
+) -> Result<Bytes, DecodeError> {
     read_nullable_bytes(buf, flexible, field)?
         .ok_or(DecodeError::new(field, DecodeErrorKind::NonNullableNull))
 }
@@ -363,7 +375,8 @@ mod tests {
         );
         let error = read_uvarint(&mut frame(&[0xff, 0xff, 0xff, 0xff, 0x1f]), "f").unwrap_err();
         assert_eq!(error.kind, DecodeErrorKind::InvalidVarint);
-        let error = read_uvarint(&mut frame(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x01]), "f").unwrap_err();
+        let error =
+            read_uvarint(&mut frame(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x01]), "f").unwrap_err();
         assert_eq!(error.kind, DecodeErrorKind::InvalidVarint);
         let error = read_uvarint(&mut frame(&[0x80]), "f").unwrap_err();
         assert!(matches!(error.kind, DecodeErrorKind::Truncated { .. }));
@@ -373,7 +386,10 @@ mod tests {
     fn zigzag_varint_decodes_signs() {
         assert_eq!(read_varint(&mut frame(&[0x01]), "f"), Ok(-1));
         assert_eq!(read_varint(&mut frame(&[0x02]), "f"), Ok(1));
-        assert_eq!(read_varint(&mut frame(&[0xff, 0xff, 0xff, 0xff, 0x0f]), "f"), Ok(i32::MIN));
+        assert_eq!(
+            read_varint(&mut frame(&[0xff, 0xff, 0xff, 0xff, 0x0f]), "f"),
+            Ok(i32::MIN)
+        );
     }
 
     #[test]
@@ -387,7 +403,10 @@ mod tests {
         let error = read_string(&mut frame(&[0, 9, b'a']), false, "f").unwrap_err();
         assert_eq!(
             error.kind,
-            DecodeErrorKind::LengthPastEnd { length_bytes: 9, remaining_bytes: 1 }
+            DecodeErrorKind::LengthPastEnd {
+                length_bytes: 9,
+                remaining_bytes: 1
+            }
         );
         let error = read_string(&mut frame(&[0xff, 0xfe]), false, "f").unwrap_err();
         assert_eq!(error.kind, DecodeErrorKind::NegativeLength { length: -2 });
@@ -400,9 +419,13 @@ mod tests {
 
     #[test]
     fn huge_array_counts_fail_before_allocating() {
-        let error = read_array(&mut frame(&[0x7f, 0xff, 0xff, 0xff, 0]), false, 4, "f", |buf| {
-            read_i32(buf, "f")
-        })
+        let error = read_array(
+            &mut frame(&[0x7f, 0xff, 0xff, 0xff, 0]),
+            false,
+            4,
+            "f",
+            |buf| read_i32(buf, "f"),
+        )
         .unwrap_err();
         assert_eq!(
             error.kind,
@@ -412,8 +435,10 @@ mod tests {
                 remaining_bytes: 1
             }
         );
-        let elements =
-            read_array(&mut frame(&[3, 0, 1, 0, 2]), true, 2, "f", |buf| read_i16(buf, "f")).unwrap();
+        let elements = read_array(&mut frame(&[3, 0, 1, 0, 2]), true, 2, "f", |buf| {
+            read_i16(buf, "f")
+        })
+        .unwrap();
         assert_eq!(elements, vec![1, 2]);
     }
 
@@ -432,15 +457,28 @@ mod tests {
         })
         .unwrap();
         assert_eq!(known, Some(42));
-        assert_eq!(unknown, vec![RawTaggedField { tag: 7, data: frame(&[0xaa, 0xbb]) }]);
+        assert_eq!(
+            unknown,
+            vec![RawTaggedField {
+                tag: 7,
+                data: frame(&[0xaa, 0xbb])
+            }]
+        );
 
-        let error = read_tagged_fields(&mut frame(&[1, 0, 2, 42, 0]), "f", &mut unknown, |_, value| {
-            read_i8(value, "f").map(|_| true)
-        })
+        let error = read_tagged_fields(
+            &mut frame(&[1, 0, 2, 42, 0]),
+            "f",
+            &mut unknown,
+            |_, value| read_i8(value, "f").map(|_| true),
+        )
         .unwrap_err();
         assert_eq!(
             error.kind,
-            DecodeErrorKind::TaggedFieldLengthMismatch { tag: 0, declared_bytes: 2, consumed_bytes: 1 }
+            DecodeErrorKind::TaggedFieldLengthMismatch {
+                tag: 0,
+                declared_bytes: 2,
+                consumed_bytes: 1
+            }
         );
     }
 }

@@ -59,7 +59,10 @@ impl Encoder {
 
     /// Ends a contiguous encoding and returns its buffer.
     pub fn into_contiguous(self) -> BytesMut {
-        assert!(self.chunks.is_empty(), "a contiguous encoder never emits chunks");
+        assert!(
+            self.chunks.is_empty(),
+            "a contiguous encoder never emits chunks"
+        );
         self.current
     }
 
@@ -184,7 +187,11 @@ impl Encoder {
     }
 
     #[inline]
-    fn put_compact_length(&mut self, length: Option<usize>, field: &'static str) -> Result<(), EncodeError> {
+    fn put_compact_length(
+        &mut self,
+        length: Option<usize>,
+        field: &'static str,
+    ) -> Result<(), EncodeError> {
         match length {
             None => self.put_uvarint(0),
             Some(length) if length > LENGTH_MAX => return Err(too_long(field, length, LENGTH_MAX)),
@@ -195,7 +202,12 @@ impl Encoder {
 
     /// Writes a non-null string.
     #[inline]
-    pub fn put_string(&mut self, value: &str, flexible: bool, field: &'static str) -> Result<(), EncodeError> {
+    pub fn put_string(
+        &mut self,
+        value: &str,
+        flexible: bool,
+        field: &'static str,
+    ) -> Result<(), EncodeError> {
         self.put_string_length(Some(value.len()), flexible, field)?;
         self.current.put_slice(value.as_bytes());
         Ok(())
@@ -203,7 +215,12 @@ impl Encoder {
 
     /// Writes a non-null byte string.
     #[inline]
-    pub fn put_bytes(&mut self, value: &[u8], flexible: bool, field: &'static str) -> Result<(), EncodeError> {
+    pub fn put_bytes(
+        &mut self,
+        value: &[u8],
+        flexible: bool,
+        field: &'static str,
+    ) -> Result<(), EncodeError> {
         self.put_length(Some(value.len()), flexible, field)?;
         self.current.put_slice(value);
         Ok(())
@@ -212,7 +229,12 @@ impl Encoder {
     /// Writes a non-null records field. In scatter mode a records field of at least
     /// [`RECORDS_CHUNK_BYTES_MIN`] bytes becomes a chunk of its own that shares `value`'s buffer.
     #[inline]
-    pub fn put_records(&mut self, value: &Bytes, flexible: bool, field: &'static str) -> Result<(), EncodeError> {
+    pub fn put_records(
+        &mut self,
+        value: &Bytes,
+        flexible: bool,
+        field: &'static str,
+    ) -> Result<(), EncodeError> {
         self.put_length(Some(value.len()), flexible, field)?;
         if self.records_as_chunks && value.len() >= RECORDS_CHUNK_BYTES_MIN {
             let small_fields = self.current.split().freeze();
@@ -240,11 +262,18 @@ fn too_long(field: &'static str, length: usize, length_max: usize) -> EncodeErro
 
 /// Fails with [`EncodeErrorKind::NullNotAllowed`] unless the field is nullable at this version.
 #[inline]
-pub fn ensure_nullable(nullable: bool, field: &'static str, version: i16) -> Result<(), EncodeError> {
+pub fn ensure_nullable(
+    nullable: bool,
+    field: &'static str,
+    version: i16,
+) -> Result<(), EncodeError> {
     if nullable {
         Ok(())
     } else {
-        Err(EncodeError::new(field, EncodeErrorKind::NullNotAllowed { version }))
+        Err(EncodeError::new(
+            field,
+            EncodeErrorKind::NullNotAllowed { version },
+        ))
     }
 }
 
@@ -383,7 +412,19 @@ mod tests {
 
     #[test]
     fn varints_round_trip_and_sizes_match() {
-        for value in [0u32, 1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152, 268_435_455, 268_435_456, u32::MAX] {
+        for value in [
+            0u32,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            2_097_151,
+            2_097_152,
+            268_435_455,
+            268_435_456,
+            u32::MAX,
+        ] {
             let mut encoder = Encoder::contiguous(BytesMut::new());
             encoder.put_uvarint(value);
             let mut written = encoder.into_contiguous().freeze();
@@ -407,7 +448,10 @@ mod tests {
         encoder.put_i32(1);
         encoder.put_records(&records, false, "f").unwrap();
         encoder.put_records(&small, false, "f").unwrap();
-        assert_eq!(encoder.written_bytes(), 4 + 4 + records.len() + 4 + small.len());
+        assert_eq!(
+            encoder.written_bytes(),
+            4 + 4 + records.len() + 4 + small.len()
+        );
         let chunks = encoder.into_chunks();
         assert_eq!(chunks.len(), 3);
         assert_eq!(chunks[1].as_ptr(), records.as_ptr());
@@ -421,7 +465,10 @@ mod tests {
         let error = encoder.put_string(&text, false, "f").unwrap_err();
         assert_eq!(
             error.kind,
-            EncodeErrorKind::TooLong { length: STRING_BYTES_MAX + 1, length_max: STRING_BYTES_MAX }
+            EncodeErrorKind::TooLong {
+                length: STRING_BYTES_MAX + 1,
+                length_max: STRING_BYTES_MAX
+            }
         );
         assert!(encoder.put_string(&text, true, "f").is_ok());
     }

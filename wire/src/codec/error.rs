@@ -71,7 +71,9 @@ pub enum DecodeErrorKind {
     #[error("{remaining_bytes} trailing bytes after the message")]
     TrailingBytes { remaining_bytes: usize },
     /// A known tagged field's declared length differs from the bytes its value used.
-    #[error("tagged field {tag} declares {declared_bytes} bytes but its value used {consumed_bytes}")]
+    #[error(
+        "tagged field {tag} declares {declared_bytes} bytes but its value used {consumed_bytes}"
+    )]
     TaggedFieldLengthMismatch {
         tag: u32,
         declared_bytes: usize,

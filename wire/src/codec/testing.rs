@@ -113,7 +113,11 @@ impl ValueGenerator {
     /// Random bytes.
     pub fn bytes(&mut self) -> Bytes {
         let length = self.below(self.bytes_max as u64 + 1) as usize;
-        Bytes::from((0..length).map(|_| self.next_u64() as u8).collect::<Vec<u8>>())
+        Bytes::from(
+            (0..length)
+                .map(|_| self.next_u64() as u8)
+                .collect::<Vec<u8>>(),
+        )
     }
 
     /// An array of random length whose elements come from `element`.
