@@ -158,6 +158,13 @@ pub fn emit_mod(messages: &[Message]) -> Result<String, String> {
             )
         },
     );
+    match_all(
+        &mut output,
+        "latest_version_unstable(self) -> bool",
+        "True if the newest version is still being designed upstream (its schema may change): \
+         a broker should not advertise it.",
+        &|api| api.request.latest_version_unstable.to_string(),
+    );
     output.push_str(
         "/// The first flexible request version, if any.\n\
          pub const fn flexible_versions_min(self) -> Option<i16> {\n\

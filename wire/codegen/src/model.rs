@@ -131,6 +131,8 @@ pub struct Message {
     pub api_key: Option<i16>,
     pub valid_versions: Versions,
     pub flexible_versions: Versions,
+    /// The newest version is still under design upstream and may change.
+    pub latest_version_unstable: bool,
     /// The top-level struct first, then nested structs in schema order, then common structs.
     pub structs: Vec<StructDef>,
 }
@@ -386,6 +388,7 @@ pub fn resolve(spec: &MessageSpec) -> Result<Message, String> {
         api_key: spec.api_key,
         valid_versions,
         flexible_versions,
+        latest_version_unstable: spec.latest_version_unstable,
         structs,
     })
 }
