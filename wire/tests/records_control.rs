@@ -22,8 +22,11 @@ fn marker(result: TransactionResult) -> EndTransaction {
     }
 }
 
+/// A record's key and value.
+type KeyValue<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
 /// A control batch holding the given (key, value) records.
-fn control_batch(records: &[(Option<&[u8]>, Option<&[u8]>)], compression: Compression) -> Batch {
+fn control_batch(records: &[KeyValue<'_>], compression: Compression) -> Batch {
     let options = BatchOptions {
         control: true,
         transactional: true,
@@ -160,7 +163,7 @@ fn other_control_types_keep_their_value_opaque() {
 
 #[test]
 fn malformed_control_records_are_typed_errors() {
-    let cases: [(&[(Option<&[u8]>, Option<&[u8]>)], ControlDefect); 6] = [
+    let cases: [(&[KeyValue<'_>], ControlDefect); 6] = [
         (
             &[(None, Some(&[0, 0, 0, 0, 0, 0]))],
             ControlDefect::KeyMissing,
