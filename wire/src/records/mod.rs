@@ -14,6 +14,30 @@
 //! Module map: `batch` (header layout and rewrites), `varint` (zigzag varints), `record`
 //! (record layout and decoding), `iteration` (the per-batch iterator), `view` ([`Batch`]),
 //! `compression` (codecs), `builder`, `control`.
+//!
+//! ```
+//! use wire::records::{Batch, BatchBuilder, BatchOptions, Compression, NewHeader, NewRecord};
+//!
+//! let options = BatchOptions { compression: Compression::Zstd, ..BatchOptions::default() };
+//! let mut builder = BatchBuilder::new(options);
+//! builder.append(&NewRecord {
+//!     timestamp_ms: 1_700_000_000_000,
+//!     key: Some(b"user-42"),
+//!     value: Some(b"clicked"),
+//!     headers: &[NewHeader { key: b"trace", value: Some(b"abc") }],
+//! })?;
+//! let bytes = builder.finish()?.freeze();
+//!
+//! // Validate (magic, length bound, CRC32C), then iterate with a decompression bound.
+//! let batch = Batch::parse(&bytes, 1 << 20)?;
+//! for record in batch.records(1 << 20)? {
+//!     let record = record?;
+//!     assert_eq!(record.offset(), 0);
+//!     assert_eq!(record.key().map(|key| &key[..]), Some(&b"user-42"[..]));
+//!     assert_eq!(record.headers().iter().next().unwrap().key_str(), Ok("trace"));
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod batch;
 mod builder;

@@ -1,6 +1,9 @@
 //! zstd frames through the zstd crate (libzstd). Decoding streams with a capped window, so
 //! neither a declared window nor a declared content size decides how much memory is taken.
 
+use std::cell::RefCell;
+use std::io;
+
 use bytes::BytesMut;
 
 use super::{read_bounded, CompressionError};
@@ -21,6 +24,35 @@ fn window_log_max(limit_bytes: usize) -> u32 {
     needed.clamp(WINDOW_LOG_FLOOR, WINDOW_LOG_CEILING)
 }
 
+thread_local! {
+    /// One compression context per thread, reused from batch to batch: a fresh context
+    /// allocates its workspace (about a megabyte at level 3) on every batch otherwise. Holds the
+    /// level it is set to.
+    static COMPRESSOR: RefCell<Option<(i32, ::zstd::bulk::Compressor<'static>)>> =
+        const { RefCell::new(None) };
+}
+
+/// Compresses `input` into `destination` with this thread's context at `level`.
+fn compress_with_thread_context(
+    input: &[u8],
+    destination: &mut [u8],
+    level: i32,
+) -> io::Result<usize> {
+    COMPRESSOR.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        match slot.as_mut() {
+            Some((current, compressor)) if *current != level => {
+                compressor.set_compression_level(level)?;
+                *current = level;
+            }
+            Some(_) => {}
+            None => *slot = Some((level, ::zstd::bulk::Compressor::new(level)?)),
+        }
+        let (_, compressor) = slot.as_mut().expect("context set above");
+        compressor.compress_to_buffer(input, destination)
+    })
+}
+
 pub(super) fn compress(
     input: &[u8],
     level: Option<i32>,
@@ -36,7 +68,7 @@ pub(super) fn compress(
     let start = output.len();
     let bound = ::zstd::zstd_safe::compress_bound(input.len());
     output.resize(start + bound, 0);
-    match ::zstd::bulk::compress_to_buffer(input, &mut output[start..], level) {
+    match compress_with_thread_context(input, &mut output[start..], level) {
         Ok(written) => {
             output.truncate(start + written);
             Ok(())
