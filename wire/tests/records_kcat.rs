@@ -440,7 +440,10 @@ fn run_kcat(port: u16, codec: &str) -> Result<String, String> {
     let mut command = Command::new("kcat");
     command
         .args(["-P", "-b", &format!("127.0.0.1:{port}"), "-t", TOPIC])
-        .args(["-p", "0", "-K", ":", "-Z", "-d", "feature,msg"])
+        .args(["-p", "0", "-K", ":", "-Z"])
+        // librdkafka's feature negotiation and its "not compressing batch" notices go to
+        // stderr, which the test prints (libtest shows it only when the test fails).
+        .args(["-d", "feature,msg"])
         .args(["-X", &format!("compression.codec={codec}")]);
     for (name, value) in HEADERS {
         command.args(["-H", &format!("{name}={value}")]);
@@ -492,7 +495,7 @@ fn run_kcat(port: u16, codec: &str) -> Result<String, String> {
             output.status
         ));
     }
-    eprintln!("{stderr}");
+    eprintln!("kcat stderr:\n{stderr}");
     Ok(stderr)
 }
 
