@@ -3,8 +3,8 @@
 use bytes::Bytes;
 use wire::records::{
     build_end_transaction_batch, Batch, BatchBuilder, BatchOptions, Compression, ControlDefect,
-    ControlRecord, ControlType, EndTransaction, EndTransactionMarker, NewRecord, RecordError,
-    TransactionResult,
+    ControlRecord, ControlType, EndTransaction, EndTransactionMarker, NewRecord, Record,
+    RecordError, TransactionResult,
 };
 
 const BATCH_BYTES_MAX: usize = 1 << 20;
@@ -49,6 +49,13 @@ fn control_batch(records: &[KeyValue<'_>], compression: Compression) -> Batch {
     Batch::parse(&builder.finish().unwrap().freeze(), BATCH_BYTES_MAX).unwrap()
 }
 
+fn only_record(batch: &Batch) -> Record {
+    let mut records = batch.records(DECOMPRESSED_BYTES_MAX).unwrap();
+    let record = records.next().unwrap().unwrap();
+    assert!(records.next().is_none());
+    record
+}
+
 #[test]
 fn end_transaction_markers_round_trip() {
     for (result, control_type) in [
@@ -84,12 +91,7 @@ fn end_transaction_markers_round_trip() {
         );
 
         // The exact bytes Kafka defines: key [version 0][type], value [version 0][epoch].
-        let record = batch
-            .records(DECOMPRESSED_BYTES_MAX)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap();
+        let record = only_record(&batch);
         let type_id = control_type.id().to_be_bytes();
         assert_eq!(&record.key().unwrap()[..], &[0, 0, type_id[0], type_id[1]]);
         assert_eq!(&record.value().unwrap()[..], &[0, 0, 0, 0, 0, 19]);
@@ -205,12 +207,7 @@ fn control_record_parse_works_on_any_record() {
         &[(Some(&[0, 0, 0, 0]), Some(&[0, 0, 0, 0, 0, 5]))],
         Compression::Gzip,
     );
-    let record = batch
-        .records(DECOMPRESSED_BYTES_MAX)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap();
+    let record = only_record(&batch);
     let control = ControlRecord::parse(&record).unwrap();
     assert_eq!(control.control_type, ControlType::Abort);
     assert_eq!(control.end_transaction.unwrap().coordinator_epoch, 5);

@@ -37,6 +37,25 @@ fn raw_batch(
     batch.freeze()
 }
 
+const COMPRESSED_CODECS: [Compression; 4] = [
+    Compression::Gzip,
+    Compression::Snappy,
+    Compression::Lz4,
+    Compression::Zstd,
+];
+
+fn compressed_with(compression: Compression, input: &[u8]) -> BytesMut {
+    let mut compressed = BytesMut::new();
+    compression::compress(
+        compression,
+        input,
+        CompressionOptions::default(),
+        &mut compressed,
+    )
+    .unwrap();
+    compressed
+}
+
 /// Recomputes the CRC after the bytes were changed.
 fn reseal(batch: &mut [u8]) {
     let crc = crc32c_of_batch(batch);
@@ -392,20 +411,8 @@ fn iteration_stops_after_the_first_error() {
 #[test]
 fn corrupt_compressed_sections_are_typed_errors() {
     let records = framed(&body(0, Some(b"key"), Some(b"value")));
-    for compression in [
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
-    ] {
-        let mut compressed = BytesMut::new();
-        compression::compress(
-            compression,
-            &records,
-            CompressionOptions::default(),
-            &mut compressed,
-        )
-        .unwrap();
+    for compression in COMPRESSED_CODECS {
+        let compressed = compressed_with(compression, &records);
         let good = raw_batch(&compressed, 1, 0, compression);
         assert_eq!(first_error(&good), None, "{compression:?}");
 
@@ -436,14 +443,7 @@ fn corrupt_compressed_sections_are_typed_errors() {
     }
     // gzip carries a CRC32 of its content, so a change anywhere is caught by the codec (the
     // others rely on the batch CRC32C, which covers the compressed bytes).
-    let mut compressed = BytesMut::new();
-    compression::compress(
-        Compression::Gzip,
-        &records,
-        CompressionOptions::default(),
-        &mut compressed,
-    )
-    .unwrap();
+    let mut compressed = compressed_with(Compression::Gzip, &records);
     let middle = compressed.len() / 2;
     compressed[middle] ^= 0x10;
     let batch = raw_batch(&compressed, 1, 0, Compression::Gzip);
@@ -465,20 +465,8 @@ fn decompression_bombs_are_rejected_at_the_callers_bound() {
     fields.resize(fields.len() + value_len, 0);
     put_varint(0, &mut fields);
     let records = framed(&fields);
-    for compression in [
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
-    ] {
-        let mut compressed = BytesMut::new();
-        compression::compress(
-            compression,
-            &records,
-            CompressionOptions::default(),
-            &mut compressed,
-        )
-        .unwrap();
+    for compression in COMPRESSED_CODECS {
+        let compressed = compressed_with(compression, &records);
         assert!(compressed.len() < BATCH_BYTES_MAX, "{compression:?}");
         let batch = raw_batch(&compressed, 1, 0, compression);
         let batch = Batch::parse(&batch, BATCH_BYTES_MAX).unwrap();
