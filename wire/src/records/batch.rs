@@ -272,9 +272,11 @@ impl BatchHeader {
         BATCH_OVERHEAD_LEN + self.batch_length.max(0) as usize
     }
 
-    /// Offset of the last record in the batch.
+    /// Offset of the last record in the batch. Saturates for garbage headers; a header that
+    /// passed [`BatchHeader::check`] never needs to.
     pub fn last_offset(&self) -> i64 {
-        self.base_offset + i64::from(self.last_offset_delta)
+        self.base_offset
+            .saturating_add(i64::from(self.last_offset_delta))
     }
 
     /// The header checks that need no bytes beyond the header: magic, length bounds against
@@ -301,6 +303,15 @@ impl BatchHeader {
         if self.record_count > 0 && self.last_offset_delta < self.record_count - 1 {
             return Err(BatchError::Inconsistent(
                 "last offset delta smaller than record count - 1",
+            ));
+        }
+        if self
+            .base_offset
+            .checked_add(i64::from(self.last_offset_delta))
+            .is_none()
+        {
+            return Err(BatchError::Inconsistent(
+                "base offset plus last offset delta overflows",
             ));
         }
         Ok(())
@@ -484,6 +495,19 @@ mod tests {
             BatchHeader::validate(&negative_length, 1 << 20),
             Err(BatchError::InvalidLength { .. })
         ));
+    }
+
+    #[test]
+    fn last_offset_overflow_is_rejected_not_a_panic() {
+        let mut batch = sample_batch(8);
+        set_base_offset(&mut batch, i64::MAX - 1);
+        assert_eq!(
+            BatchHeader::validate(&batch, 1 << 20),
+            Err(BatchError::Inconsistent(
+                "base offset plus last offset delta overflows"
+            ))
+        );
+        assert_eq!(BatchHeader::parse(&batch).unwrap().last_offset(), i64::MAX);
     }
 
     #[test]
