@@ -17,3 +17,4 @@ pub mod data_dir;
 pub mod frame;
 pub mod metadata;
 pub mod runtime;
+pub mod topic_config;
