@@ -48,12 +48,13 @@ pub mod offset;
 mod scan;
 mod segment;
 mod signal;
+pub mod testing;
 mod writer;
 
 pub use cache::{BatchCache, CacheUsage};
 pub use config::{FlushPolicy, LogConfig};
 pub use error::StorageError;
-pub use io::glommio_file::{run_on_local_executor, GlommioFileSystem};
+pub use io::glommio_file::{run_on_local_executor, GlommioFileSystem, STORAGE_IO_MEMORY_BYTES};
 pub use io::simulated::{CrashMode, SeededRandom, SimulatedFileSystem};
 pub use io::{DirectoryEntry, FileSystem, SegmentFile};
 pub use log::{

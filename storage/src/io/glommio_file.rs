@@ -5,7 +5,9 @@
 //! listing and creation use `std::fs` (rare, at open time); everything on the data path goes
 //! through the ring.
 
-use std::{future::Future, io, path::Path};
+use std::{
+    cell::RefCell, collections::HashSet, future::Future, io, os::unix::fs::MetadataExt, path::Path,
+};
 
 use glommio::{
     io::{DmaBuffer, DmaFile, Directory, OpenOptions, ReadResult},
@@ -95,6 +97,9 @@ impl FileSystem for GlommioFileSystem {
     }
 
     async fn open_file(&self, path: &Path, create: bool) -> io::Result<GlommioFile> {
+        if let Some(directory) = path.parent() {
+            probe_device_once(directory).await?;
+        }
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -119,9 +124,40 @@ impl FileSystem for GlommioFileSystem {
     }
 }
 
+thread_local! {
+    /// Devices whose io_uring polling support glommio has probed on this thread.
+    static PROBED_DEVICES: RefCell<HashSet<u64>> = RefCell::new(HashSet::new());
+}
+
+/// Makes glommio probe the directory's device for `IOPOLL` support with a file that has data.
+///
+/// glommio probes a device the first time a DMA file on it is opened, by reading the first
+/// block of that file through the polled ring, and remembers the answer for the process. When
+/// that file is new and empty, the read ends at once at end-of-file and "succeeds", so glommio
+/// concludes the device can poll; every later read on that device then fails with `EOPNOTSUPP`
+/// on devices that cannot (virtio, most cloud disks). Opening a one-page probe file first gives
+/// the probe real data to read and the right answer.
+async fn probe_device_once(directory: &Path) -> io::Result<()> {
+    let device = std::fs::metadata(directory)?.dev();
+    if PROBED_DEVICES.with(|probed| probed.borrow().contains(&device)) {
+        return Ok(());
+    }
+    let probe_path = directory.join(".iopoll-probe");
+    std::fs::write(&probe_path, [0u8; 4096])?;
+    let probe = DmaFile::open(&probe_path).await;
+    let _ = std::fs::remove_file(&probe_path);
+    probe?.close().await?;
+    PROBED_DEVICES.with(|probed| probed.borrow_mut().insert(device));
+    Ok(())
+}
+
+/// A default for the registered I/O memory of executors that run logs: small, because it
+/// counts against the memlock limit (8 MiB on the project's machines) and glommio falls back to
+/// ordinary aligned allocations once its pool is used up. Make it configurable where it matters.
+pub const STORAGE_IO_MEMORY_BYTES: usize = 1 << 20;
+
 /// Runs `make_future()` to completion on a new glommio executor on the calling thread, with
-/// `io_memory_bytes` of registered I/O memory (keep it small: memlock is often limited, and
-/// glommio falls back to ordinary aligned allocations when its pool is exhausted).
+/// `io_memory_bytes` of registered I/O memory (see [`STORAGE_IO_MEMORY_BYTES`]).
 pub fn run_on_local_executor<T, F, G>(io_memory_bytes: usize, make_future: G) -> io::Result<T>
 where
     G: FnOnce() -> F,
