@@ -58,7 +58,7 @@ enum Change {
     SetSize(u64),
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct FileData {
     content: Vec<u8>,
     durable: Vec<u8>,
@@ -153,6 +153,27 @@ fn injected(what: &str) -> io::Error {
 impl SimulatedFileSystem {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An independent deep copy of every file (current, durable and unsynced state), so that a
+    /// test can set a scene up once and crash it many different ways.
+    pub fn snapshot(&self) -> SimulatedFileSystem {
+        let state = self.state.borrow();
+        let files = state
+            .files
+            .iter()
+            .map(|(path, data)| (path.clone(), Rc::new(RefCell::new(data.borrow().clone()))))
+            .collect();
+        SimulatedFileSystem {
+            state: Rc::new(RefCell::new(State {
+                files,
+                directories: state.directories.clone(),
+                writes_started: state.writes_started,
+                syncs_started: state.syncs_started,
+                fail_write_number: None,
+                fail_sync_number: None,
+            })),
+        }
     }
 
     /// The `number`-th write from now on (1 = the next one) fails with an I/O error.
