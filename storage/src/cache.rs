@@ -30,6 +30,9 @@ pub struct CacheLogId(u64);
 struct CachedBatch {
     bytes: Bytes,
     last_offset: Offset,
+    /// Insertion number: tells this batch from an older one at the same offset (before a
+    /// truncation) whose entry may still sit in the eviction order.
+    sequence: u64,
 }
 
 #[derive(Debug, Default)]
@@ -44,9 +47,11 @@ struct Inner {
     used_bytes: u64,
     next_log_id: u64,
     logs: HashMap<CacheLogId, LogEntries>,
-    /// Append order; entries whose batch is gone are skipped when they reach the front.
-    order: VecDeque<(CacheLogId, Offset)>,
+    /// Append order (log, base offset, insertion number); entries whose batch is gone are
+    /// skipped when they reach the front.
+    order: VecDeque<(CacheLogId, Offset, u64)>,
     live_batches: usize,
+    next_sequence: u64,
 }
 
 /// The per-core batch cache. See the module docs.
@@ -104,13 +109,15 @@ impl BatchCache {
     pub(crate) fn insert(&self, log: CacheLogId, base_offset: Offset, last_offset: Offset, bytes: Bytes) {
         let mut inner = self.inner.borrow_mut();
         let length = bytes.len() as u64;
+        let sequence = inner.next_sequence;
+        inner.next_sequence += 1;
         let Some(entries) = inner.logs.get_mut(&log) else {
             return;
         };
         if let Some((_, last)) = entries.batches.last_key_value() {
             assert!(
-                base_offset > last.last_offset,
-                "cache insert out of order: {base_offset} after {}",
+                base_offset == last.last_offset.next(),
+                "cache insert not contiguous: {base_offset} after {}",
                 last.last_offset
             );
         }
@@ -119,11 +126,12 @@ impl BatchCache {
             CachedBatch {
                 bytes,
                 last_offset,
+                sequence,
             },
         );
         inner.used_bytes += length;
         inner.live_batches += 1;
-        inner.order.push_back((log, base_offset));
+        inner.order.push_back((log, base_offset, sequence));
         Self::evict(&mut inner, self.capacity_bytes);
     }
 
@@ -138,14 +146,18 @@ impl BatchCache {
 
     fn evict(inner: &mut Inner, capacity_bytes: u64) {
         while inner.used_bytes > capacity_bytes {
-            let Some(&(log, base_offset)) = inner.order.front() else {
+            let Some(&(log, base_offset, sequence)) = inner.order.front() else {
                 break;
             };
             let Some(entries) = inner.logs.get_mut(&log) else {
                 inner.order.pop_front();
                 continue;
             };
-            let Some(batch) = entries.batches.get(&base_offset) else {
+            let Some(batch) = entries
+                .batches
+                .get(&base_offset)
+                .filter(|batch| batch.sequence == sequence)
+            else {
                 inner.order.pop_front();
                 continue;
             };
@@ -162,9 +174,13 @@ impl BatchCache {
         // Stale order entries (from truncation) are bounded by the live ones.
         if inner.order.len() > 2 * inner.live_batches + 1024 {
             let logs = &inner.logs;
-            inner.order.retain(|(log, base_offset)| {
-                logs.get(log)
-                    .is_some_and(|entries| entries.batches.contains_key(base_offset))
+            inner.order.retain(|(log, base_offset, sequence)| {
+                logs.get(log).is_some_and(|entries| {
+                    entries
+                        .batches
+                        .get(base_offset)
+                        .is_some_and(|batch| batch.sequence == *sequence)
+                })
             });
         }
     }
@@ -187,7 +203,10 @@ impl BatchCache {
         }
         let mut batches = Vec::new();
         let mut total_bytes = 0usize;
+        let mut expected_base = first_base;
         for (&base_offset, batch) in entries.batches.range(first_base..) {
+            assert_eq!(base_offset, expected_base, "cached batches of a log are contiguous");
+            expected_base = batch.last_offset.next();
             if batch.last_offset >= end_exclusive {
                 break;
             }
@@ -256,6 +275,23 @@ mod tests {
         assert_eq!(cache.read(a, Offset(1), Offset(10), 1000).unwrap().len(), 1);
         cache.set_written(b, Offset(2));
         assert_eq!(cache.usage().used_bytes, 300);
+    }
+
+    #[test]
+    fn a_stale_eviction_entry_never_evicts_a_newer_batch_at_the_same_offset() {
+        let cache = BatchCache::new(250);
+        let log = cache.register();
+        cache.insert(log, Offset(0), Offset(0), batch(100));
+        cache.insert(log, Offset(1), Offset(1), batch(100));
+        cache.remove_from(log, Offset(1));
+        cache.insert(log, Offset(1), Offset(1), batch(100));
+        cache.insert(log, Offset(2), Offset(2), batch(100));
+        cache.set_written(log, Offset(3));
+        // Over budget by one batch: offset 0 goes; the stale entry for the first offset-1 batch
+        // must not take the new offset-1 batch with it.
+        let read = cache.read(log, Offset(1), Offset(3), 1000).unwrap();
+        assert_eq!(read.len(), 2);
+        assert_eq!(cache.usage().used_bytes, 200);
     }
 
     #[test]

@@ -1131,8 +1131,17 @@ impl<F: FileSystem> PartitionLog<F> {
 
     async fn roll_exclusive(&self, now_ms: i64) -> Result<(), StorageError> {
         let result = self.roll_inner(now_ms).await;
+        self.fail_on_io_error("roll", &result);
         self.release_exclusive();
         result
+    }
+
+    /// A roll or truncation that failed half-way leaves segments the log cannot vouch for:
+    /// like a failed write, it makes the log read-only until reopened (recovery sorts it out).
+    fn fail_on_io_error<T>(&self, operation: &str, result: &Result<T, StorageError>) {
+        if let Err(error @ StorageError::Io { .. }) = result {
+            self.mark_failed(operation, &error.to_string());
+        }
     }
 
     async fn roll_inner(&self, _now_ms: i64) -> Result<(), StorageError> {
@@ -1280,6 +1289,7 @@ impl<F: FileSystem> PartitionLog<F> {
     pub async fn truncate_to(&self, offset: Offset) -> Result<Offset, StorageError> {
         self.acquire_exclusive().await?;
         let result = self.truncate_inner(offset).await;
+        self.fail_on_io_error("truncate", &result);
         self.release_exclusive();
         result
     }

@@ -188,6 +188,13 @@ impl SimulatedFileSystem {
         state.fail_sync_number = Some(state.syncs_started + number);
     }
 
+    /// Disarms the injected write and fdatasync failures that have not happened yet.
+    pub fn clear_faults(&self) {
+        let mut state = self.state.borrow_mut();
+        state.fail_write_number = None;
+        state.fail_sync_number = None;
+    }
+
     /// Writes started so far (including failed ones).
     pub fn writes_started(&self) -> u64 {
         self.state.borrow().writes_started
