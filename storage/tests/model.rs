@@ -175,11 +175,22 @@ async fn run_case(seed: u64, steps: usize) {
                 }
                 let results = join_all(futures).await;
                 file_system.clear_faults();
-                let mut failed = false;
+                if trace {
+                    let summary: Vec<String> = results
+                        .iter()
+                        .zip(&planned)
+                        .map(|(result, (records, parts))| match result {
+                            Ok(info) => format!("ok {}..{} ({} bytes, {} batches)", info.base_offset, info.last_offset, records.len(), parts.len()),
+                            Err(error) => format!("error {error}"),
+                        })
+                        .collect();
+                    eprintln!("  appends (inject {inject}): {summary:?}");
+                }
+                let failed = results.iter().any(Result::is_err);
                 let mut expected_base = model.log_end;
-                for ((_, parts), result) in planned.iter().zip(results) {
+                for ((_, parts), result) in planned.iter().zip(&results) {
                     match result {
-                        Ok(info) => {
+                        Ok(info) if !failed => {
                             assert_eq!(info.base_offset.0, expected_base, "step {step}");
                             for (record_count, bytes) in parts {
                                 model.batches.push(ModelBatch {
@@ -190,9 +201,7 @@ async fn run_case(seed: u64, steps: usize) {
                                 expected_base += i64::from(*record_count);
                             }
                         }
-                        Err(StorageError::Io { .. } | StorageError::LogFailed { .. }) => {
-                            failed = true;
-                        }
+                        Ok(_) | Err(StorageError::Io { .. } | StorageError::LogFailed { .. }) => {}
                         Err(error) => panic!("step {step}: unexpected append error {error}"),
                     }
                 }
@@ -206,17 +215,14 @@ async fn run_case(seed: u64, steps: usize) {
                             if base >= log_end {
                                 break;
                             }
-                            if !model.batches.iter().any(|batch| batch.base == base) {
-                                model.batches.push(ModelBatch {
-                                    base,
-                                    last: base + i64::from(*record_count) - 1,
-                                    payload: bytes.clone(),
-                                });
-                            }
+                            model.batches.push(ModelBatch {
+                                base,
+                                last: base + i64::from(*record_count) - 1,
+                                payload: bytes.clone(),
+                            });
                             base += i64::from(*record_count);
                         }
                     }
-                    model.batches.sort_by_key(|batch| batch.base);
                     model.log_end = log_end;
                     model.flushed = current.flushed_offset().0;
                     assert!(current.failure().is_some(), "step {step}");
