@@ -13,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages as theirs;
 use kafka_protocol::protocol::{Decodable, Encodable};
 use wire::codec::testing::{Generate, ValueGenerator};
-use wire::codec::Message;
+use wire::codec::{DecodeError, EncodeError, Encoder, Message};
 use wire::messages::*;
 
 /// Random values per API, version and direction.
@@ -47,65 +47,33 @@ fn requests_and_responses_agree_byte_for_byte_with_kafka_protocol() {
             for case in 0..CASES_PER_VERSION {
                 let seed = ((api_key.as_i16() as u64) << 32) | ((version as u64) << 16) | case;
                 let what = format!("{api_key:?} v{version} seed {seed}");
-
                 let request =
                     RequestBody::generate(api_key, version, &mut ValueGenerator::new(seed));
-                let ours = encode_request(&request, version);
-                let mut frame = ours.clone();
-                let decoded = theirs::RequestKind::decode(their_key, &mut frame, version)
-                    .unwrap_or_else(|error| {
-                        panic!("{what}: kafka-protocol cannot decode our request: {error:#}")
-                    });
-                assert!(
-                    frame.is_empty(),
-                    "{what}: kafka-protocol left request bytes"
+                check_against_theirs(
+                    &format!("{what} request"),
+                    &request,
+                    |encoder| request.encode(encoder, version),
+                    |frame| {
+                        let decoded = theirs::RequestKind::decode(their_key, frame, version)?;
+                        let mut out = BytesMut::new();
+                        decoded.encode(&mut out, version)?;
+                        Ok(out)
+                    },
+                    |frame| RequestBody::decode(api_key, version, frame),
                 );
-                let mut their_bytes = BytesMut::new();
-                decoded
-                    .encode(&mut their_bytes, version)
-                    .unwrap_or_else(|error| panic!("{what}: {error:#}"));
-                assert_eq!(
-                    their_bytes.as_ref(),
-                    ours.as_ref(),
-                    "{what}: request bytes differ"
-                );
-                let mut frame = their_bytes.freeze();
-                let back = RequestBody::decode(api_key, version, &mut frame)
-                    .unwrap_or_else(|error| panic!("{what}: {error}"));
-                assert!(frame.is_empty());
-                assert_eq!(
-                    back, request,
-                    "{what}: request value differs after their round trip"
-                );
-
                 let response =
                     ResponseBody::generate(api_key, version, &mut ValueGenerator::new(seed));
-                let ours = encode_response(&response, version);
-                let mut frame = ours.clone();
-                let decoded = theirs::ResponseKind::decode(their_key, &mut frame, version)
-                    .unwrap_or_else(|error| {
-                        panic!("{what}: kafka-protocol cannot decode our response: {error:#}")
-                    });
-                assert!(
-                    frame.is_empty(),
-                    "{what}: kafka-protocol left response bytes"
-                );
-                let mut their_bytes = BytesMut::new();
-                decoded
-                    .encode(&mut their_bytes, version)
-                    .unwrap_or_else(|error| panic!("{what}: {error:#}"));
-                assert_eq!(
-                    their_bytes.as_ref(),
-                    ours.as_ref(),
-                    "{what}: response bytes differ"
-                );
-                let mut frame = their_bytes.freeze();
-                let back = ResponseBody::decode(api_key, version, &mut frame)
-                    .unwrap_or_else(|error| panic!("{what}: {error}"));
-                assert!(frame.is_empty());
-                assert_eq!(
-                    back, response,
-                    "{what}: response value differs after their round trip"
+                check_against_theirs(
+                    &format!("{what} response"),
+                    &response,
+                    |encoder| response.encode(encoder, version),
+                    |frame| {
+                        let decoded = theirs::ResponseKind::decode(their_key, frame, version)?;
+                        let mut out = BytesMut::new();
+                        decoded.encode(&mut out, version)?;
+                        Ok(out)
+                    },
+                    |frame| ResponseBody::decode(api_key, version, frame),
                 );
                 compared += 2;
             }
@@ -118,18 +86,35 @@ fn requests_and_responses_agree_byte_for_byte_with_kafka_protocol() {
     assert!(compared > 1000, "only {compared} values compared");
 }
 
-fn encode_request(body: &RequestBody, version: i16) -> Bytes {
-    let mut encoder = wire::codec::Encoder::contiguous(BytesMut::new());
-    body.encode(&mut encoder, version)
-        .expect("generated values encode");
-    encoder.into_contiguous().freeze()
-}
-
-fn encode_response(body: &ResponseBody, version: i16) -> Bytes {
-    let mut encoder = wire::codec::Encoder::contiguous(BytesMut::new());
-    body.encode(&mut encoder, version)
-        .expect("generated values encode");
-    encoder.into_contiguous().freeze()
+/// Encodes `value` with ours, has kafka-protocol decode and re-encode it (the bytes must be
+/// identical), then decodes their bytes with ours (the value must be identical).
+fn check_against_theirs<Value: PartialEq + std::fmt::Debug>(
+    what: &str,
+    value: &Value,
+    encode_ours: impl FnOnce(&mut Encoder) -> Result<(), EncodeError>,
+    theirs_round_trip: impl FnOnce(&mut Bytes) -> anyhow::Result<BytesMut>,
+    decode_ours: impl FnOnce(&mut Bytes) -> Result<Value, DecodeError>,
+) {
+    let mut encoder = Encoder::contiguous(BytesMut::new());
+    encode_ours(&mut encoder).unwrap_or_else(|error| panic!("{what}: {error}"));
+    let ours = encoder.into_contiguous().freeze();
+    let mut frame = ours.clone();
+    let their_bytes = theirs_round_trip(&mut frame).unwrap_or_else(|error| {
+        panic!("{what}: kafka-protocol cannot take our encoding: {error:#}")
+    });
+    assert!(
+        frame.is_empty(),
+        "{what}: kafka-protocol left {} bytes",
+        frame.len()
+    );
+    assert_eq!(their_bytes.as_ref(), ours.as_ref(), "{what}: bytes differ");
+    let mut frame = their_bytes.freeze();
+    let back = decode_ours(&mut frame).unwrap_or_else(|error| panic!("{what}: {error}"));
+    assert!(frame.is_empty(), "{what}: bytes left after our decode");
+    assert_eq!(
+        &back, value,
+        "{what}: value differs after kafka-protocol's round trip"
+    );
 }
 
 /// The same check for a message outside the request/response enums.
@@ -148,26 +133,20 @@ where
     let mut compared = 0;
     for version in shared_versions(Ours::VERSIONS, their_versions) {
         for case in 0..CASES_PER_VERSION {
-            let what = format!("{} v{version} case {case}", Ours::NAME);
             let mut value = Ours::generate(&mut ValueGenerator::new(case), version);
             prepare(&mut value, version);
-            let ours = Bytes::from(
-                value
-                    .encode_to_vec(version)
-                    .expect("generated values encode"),
+            check_against_theirs(
+                &format!("{} v{version} case {case}", Ours::NAME),
+                &value,
+                |encoder| value.encode(encoder, version),
+                |frame| {
+                    let decoded = Theirs::decode(frame, version)?;
+                    let mut out = BytesMut::new();
+                    decoded.encode(&mut out, version)?;
+                    Ok(out)
+                },
+                |frame| Ours::decode(frame, version),
             );
-            let mut frame = ours.clone();
-            let decoded = Theirs::decode(&mut frame, version)
-                .unwrap_or_else(|error| panic!("{what}: {error:#}"));
-            assert!(frame.is_empty(), "{what}: kafka-protocol left bytes");
-            let mut their_bytes = BytesMut::new();
-            decoded
-                .encode(&mut their_bytes, version)
-                .unwrap_or_else(|error| panic!("{what}: {error:#}"));
-            assert_eq!(their_bytes.as_ref(), ours.as_ref(), "{what}: bytes differ");
-            let back = Ours::decode(&mut their_bytes.freeze(), version)
-                .unwrap_or_else(|error| panic!("{what}: {error}"));
-            assert_eq!(back, value, "{what}: value differs after their round trip");
             compared += 1;
         }
     }

@@ -2,8 +2,9 @@
 //! `encoded_size` bytes, in one buffer or as chunks, and decode back to themselves.
 
 use bytes::Bytes;
+use bytes::BytesMut;
 use wire::codec::testing::{Generate, ValueGenerator};
-use wire::codec::Message;
+use wire::codec::{DecodeError, EncodeError, Encoder, Message};
 use wire::messages::*;
 
 /// Random values per message and version.
@@ -22,27 +23,38 @@ fn generator_for(seed: u64) -> ValueGenerator {
     generator
 }
 
-fn check_encoding(
+/// Encodes `value` into one buffer and as chunks: both must hold exactly `size` identical
+/// bytes, which must decode back to `value` with nothing left over.
+fn check_round_trip<Value: PartialEq + std::fmt::Debug>(
     what: &str,
-    seed: u64,
+    value: &Value,
     size: usize,
-    contiguous: Vec<u8>,
-    chunks: Vec<Bytes>,
-) -> Bytes {
+    encode: impl Fn(&mut Encoder) -> Result<(), EncodeError>,
+    decode: impl FnOnce(&mut Bytes) -> Result<Value, DecodeError>,
+) {
+    let mut encoder = Encoder::contiguous(BytesMut::new());
+    encode(&mut encoder).unwrap_or_else(|error| panic!("{what}: {error}"));
+    let contiguous = encoder.into_contiguous().freeze();
     assert_eq!(
         contiguous.len(),
         size,
-        "{what} seed {seed}: encoded_size differs from bytes written"
+        "{what}: encoded_size differs from bytes written"
     );
-    let joined: Vec<u8> = chunks
+    let mut encoder = Encoder::scatter(64);
+    encode(&mut encoder).unwrap_or_else(|error| panic!("{what}: {error}"));
+    let joined: Vec<u8> = encoder
+        .into_chunks()
         .iter()
         .flat_map(|chunk| chunk.iter().copied())
         .collect();
     assert_eq!(
         joined, contiguous,
-        "{what} seed {seed}: chunks differ from the contiguous encoding"
+        "{what}: chunks differ from the contiguous encoding"
     );
-    Bytes::from(contiguous)
+    let mut frame = contiguous;
+    let decoded = decode(&mut frame).unwrap_or_else(|error| panic!("{what}: {error}"));
+    assert!(frame.is_empty(), "{what}: {} bytes left", frame.len());
+    assert_eq!(&decoded, value, "{what}");
 }
 
 fn round_trip_message<M: Message + Generate>() -> usize {
@@ -51,21 +63,13 @@ fn round_trip_message<M: Message + Generate>() -> usize {
         for case in 0..CASES_PER_VERSION {
             let seed = seed_of(0x7ff, version, case);
             let value = M::generate(&mut generator_for(seed), version);
-            let what = format!("{} v{version}", M::NAME);
-            let contiguous = value
-                .encode_to_vec(version)
-                .unwrap_or_else(|error| panic!("{what} seed {seed}: {error}"));
-            let chunks = value.encode_to_chunks(version).expect("encodes");
-            let mut frame =
-                check_encoding(&what, seed, value.encoded_size(version), contiguous, chunks);
-            let decoded = M::decode(&mut frame, version)
-                .unwrap_or_else(|error| panic!("{what} seed {seed}: {error}"));
-            assert!(
-                frame.is_empty(),
-                "{what} seed {seed}: {} bytes left",
-                frame.len()
+            check_round_trip(
+                &format!("{} v{version} seed {seed}", M::NAME),
+                &value,
+                value.encoded_size(version),
+                |encoder| value.encode(encoder, version),
+                |frame| M::decode(frame, version),
             );
-            assert_eq!(decoded, value, "{what} seed {seed}");
             checked += 1;
         }
     }
@@ -80,48 +84,24 @@ fn every_request_and_response_round_trips_at_every_version() {
         for version in versions.min..=versions.max {
             for case in 0..CASES_PER_VERSION {
                 let seed = seed_of(api_key.as_i16(), version, case);
-                let what = format!("{api_key:?} v{version}");
-
+                let what = format!("{api_key:?} v{version} seed {seed}");
                 let request = RequestBody::generate(api_key, version, &mut generator_for(seed));
-                let mut encoder = wire::codec::Encoder::contiguous(bytes::BytesMut::new());
-                request
-                    .encode(&mut encoder, version)
-                    .unwrap_or_else(|error| panic!("{what} request seed {seed}: {error}"));
-                let contiguous = encoder.into_contiguous().to_vec();
-                let mut encoder = wire::codec::Encoder::scatter(64);
-                request.encode(&mut encoder, version).expect("encodes");
-                let mut frame = check_encoding(
-                    &what,
-                    seed,
+                assert_eq!(request.api_key(), api_key);
+                check_round_trip(
+                    &format!("{what} request"),
+                    &request,
                     request.encoded_size(version),
-                    contiguous,
-                    encoder.into_chunks(),
+                    |encoder| request.encode(encoder, version),
+                    |frame| RequestBody::decode(api_key, version, frame),
                 );
-                let decoded = RequestBody::decode(api_key, version, &mut frame)
-                    .unwrap_or_else(|error| panic!("{what} request seed {seed}: {error}"));
-                assert!(frame.is_empty(), "{what} request seed {seed}: bytes left");
-                assert_eq!(decoded, request, "{what} request seed {seed}");
-                assert_eq!(decoded.api_key(), api_key);
-
                 let response = ResponseBody::generate(api_key, version, &mut generator_for(seed));
-                let mut encoder = wire::codec::Encoder::contiguous(bytes::BytesMut::new());
-                response
-                    .encode(&mut encoder, version)
-                    .unwrap_or_else(|error| panic!("{what} response seed {seed}: {error}"));
-                let contiguous = encoder.into_contiguous().to_vec();
-                let mut encoder = wire::codec::Encoder::scatter(64);
-                response.encode(&mut encoder, version).expect("encodes");
-                let mut frame = check_encoding(
-                    &what,
-                    seed,
+                check_round_trip(
+                    &format!("{what} response"),
+                    &response,
                     response.encoded_size(version),
-                    contiguous,
-                    encoder.into_chunks(),
+                    |encoder| response.encode(encoder, version),
+                    |frame| ResponseBody::decode(api_key, version, frame),
                 );
-                let decoded = ResponseBody::decode(api_key, version, &mut frame)
-                    .unwrap_or_else(|error| panic!("{what} response seed {seed}: {error}"));
-                assert!(frame.is_empty(), "{what} response seed {seed}: bytes left");
-                assert_eq!(decoded, response, "{what} response seed {seed}");
                 checked += 2;
             }
         }
