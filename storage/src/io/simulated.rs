@@ -252,7 +252,10 @@ impl SimulatedFileSystem {
     /// The file's current content, or `None` if it does not exist.
     pub fn content(&self, path: &Path) -> Option<Vec<u8>> {
         let state = self.state.borrow();
-        state.files.get(path).map(|data| data.borrow().content.clone())
+        state
+            .files
+            .get(path)
+            .map(|data| data.borrow().content.clone())
     }
 
     /// Replaces a file's content (current and durable), creating it if needed.
