@@ -135,7 +135,7 @@ impl OffsetIndex {
     /// Parses an index file and checks it against the data size. The loaded index continues
     /// with an entry for the next batch appended.
     pub(crate) fn decode(bytes: &[u8], data_size_bytes: u64) -> Result<Self, IndexError> {
-        if bytes.len() % OFFSET_ENTRY_BYTES != 0 {
+        if !bytes.len().is_multiple_of(OFFSET_ENTRY_BYTES) {
             return Err(IndexError::RaggedLength(bytes.len()));
         }
         let mut entries: Vec<OffsetIndexEntry> =
@@ -270,7 +270,7 @@ impl TimeIndex {
         segment_base: Offset,
         segment_end: Offset,
     ) -> Result<Self, IndexError> {
-        if bytes.len() % TIME_ENTRY_BYTES != 0 {
+        if !bytes.len().is_multiple_of(TIME_ENTRY_BYTES) {
             return Err(IndexError::RaggedLength(bytes.len()));
         }
         let mut entries: Vec<TimeIndexEntry> = Vec::with_capacity(bytes.len() / TIME_ENTRY_BYTES);

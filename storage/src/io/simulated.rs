@@ -353,8 +353,8 @@ impl SegmentFile for SimulatedFile {
                 return Err(injected("write"));
             }
         }
-        if position % PAGE_BYTES != 0
-            || length_bytes as u64 % PAGE_BYTES != 0
+        if !position.is_multiple_of(PAGE_BYTES)
+            || !(length_bytes as u64).is_multiple_of(PAGE_BYTES)
             || length_bytes > buffer.0.len()
         {
             return Err(io::Error::new(
