@@ -46,46 +46,33 @@ pub fn read_bool(buf: &mut Bytes, field: &'static str) -> Result<bool, DecodeErr
     Ok(buf.get_u8() != 0)
 }
 
-/// Reads an int8.
-#[inline]
-pub fn read_i8(buf: &mut Bytes, field: &'static str) -> Result<i8, DecodeError> {
-    ensure_remaining(buf, 1, field)?;
-    Ok(buf.get_i8())
+/// Defines readers of fixed-width big-endian numbers through the `Buf` method `$get`.
+macro_rules! fixed_width_readers {
+    ($($(#[$doc:meta])* $name:ident($get:ident) -> $type:ty;)*) => {
+        $(
+            $(#[$doc])*
+            #[inline]
+            pub fn $name(buf: &mut Bytes, field: &'static str) -> Result<$type, DecodeError> {
+                ensure_remaining(buf, std::mem::size_of::<$type>(), field)?;
+                Ok(buf.$get())
+            }
+        )*
+    };
 }
 
-/// Reads a big-endian int16.
-#[inline]
-pub fn read_i16(buf: &mut Bytes, field: &'static str) -> Result<i16, DecodeError> {
-    ensure_remaining(buf, 2, field)?;
-    Ok(buf.get_i16())
-}
-
-/// Reads a big-endian uint16.
-#[inline]
-pub fn read_u16(buf: &mut Bytes, field: &'static str) -> Result<u16, DecodeError> {
-    ensure_remaining(buf, 2, field)?;
-    Ok(buf.get_u16())
-}
-
-/// Reads a big-endian int32.
-#[inline]
-pub fn read_i32(buf: &mut Bytes, field: &'static str) -> Result<i32, DecodeError> {
-    ensure_remaining(buf, 4, field)?;
-    Ok(buf.get_i32())
-}
-
-/// Reads a big-endian int64.
-#[inline]
-pub fn read_i64(buf: &mut Bytes, field: &'static str) -> Result<i64, DecodeError> {
-    ensure_remaining(buf, 8, field)?;
-    Ok(buf.get_i64())
-}
-
-/// Reads a big-endian IEEE 754 float64.
-#[inline]
-pub fn read_f64(buf: &mut Bytes, field: &'static str) -> Result<f64, DecodeError> {
-    ensure_remaining(buf, 8, field)?;
-    Ok(buf.get_f64())
+fixed_width_readers! {
+    /// Reads an int8.
+    read_i8(get_i8) -> i8;
+    /// Reads a big-endian int16.
+    read_i16(get_i16) -> i16;
+    /// Reads a big-endian uint16.
+    read_u16(get_u16) -> u16;
+    /// Reads a big-endian int32.
+    read_i32(get_i32) -> i32;
+    /// Reads a big-endian int64.
+    read_i64(get_i64) -> i64;
+    /// Reads a big-endian IEEE 754 float64.
+    read_f64(get_f64) -> f64;
 }
 
 /// Reads a 16-byte UUID.

@@ -20,6 +20,20 @@ pub const STRING_BYTES_MAX: usize = i16::MAX as usize;
 /// The longest bytes, records or array that an int32 or compact length can express.
 pub const LENGTH_MAX: usize = i32::MAX as usize - 1;
 
+/// Defines `Encoder` methods that write a fixed-width big-endian number through the
+/// `BufMut` method of the same name.
+macro_rules! fixed_width_writers {
+    ($($(#[$doc:meta])* $name:ident($type:ty);)*) => {
+        $(
+            $(#[$doc])*
+            #[inline]
+            pub fn $name(&mut self, value: $type) {
+                self.current.$name(value);
+            }
+        )*
+    };
+}
+
 /// Writes messages into one contiguous buffer, or into a list of chunks where records fields
 /// stay in the buffers they came from.
 #[derive(Debug, Default)]
@@ -87,40 +101,19 @@ impl Encoder {
         self.current.put_u8(u8::from(value));
     }
 
-    /// Writes an int8.
-    #[inline]
-    pub fn put_i8(&mut self, value: i8) {
-        self.current.put_i8(value);
-    }
-
-    /// Writes a big-endian int16.
-    #[inline]
-    pub fn put_i16(&mut self, value: i16) {
-        self.current.put_i16(value);
-    }
-
-    /// Writes a big-endian uint16.
-    #[inline]
-    pub fn put_u16(&mut self, value: u16) {
-        self.current.put_u16(value);
-    }
-
-    /// Writes a big-endian int32.
-    #[inline]
-    pub fn put_i32(&mut self, value: i32) {
-        self.current.put_i32(value);
-    }
-
-    /// Writes a big-endian int64.
-    #[inline]
-    pub fn put_i64(&mut self, value: i64) {
-        self.current.put_i64(value);
-    }
-
-    /// Writes a big-endian float64.
-    #[inline]
-    pub fn put_f64(&mut self, value: f64) {
-        self.current.put_f64(value);
+    fixed_width_writers! {
+        /// Writes an int8.
+        put_i8(i8);
+        /// Writes a big-endian int16.
+        put_i16(i16);
+        /// Writes a big-endian uint16.
+        put_u16(u16);
+        /// Writes a big-endian int32.
+        put_i32(i32);
+        /// Writes a big-endian int64.
+        put_i64(i64);
+        /// Writes a big-endian float64.
+        put_f64(f64);
     }
 
     /// Writes a UUID's 16 bytes.
