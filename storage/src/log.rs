@@ -67,7 +67,7 @@ use crate::{
         parse_data_file_name, segment_file_name, Segment, SegmentIndexes, DATA_SUFFIX,
         OFFSET_INDEX_SUFFIX, TEMPORARY_SUFFIX, TIME_INDEX_SUFFIX,
     },
-    signal::Signal,
+    signal::{Signal, YieldOnce},
     writer::SegmentWriter,
 };
 
@@ -912,6 +912,11 @@ impl<F: FileSystem> PartitionLog<F> {
 
     /// Starts and completes the next write if one may start now. Returns whether it did.
     async fn drive_one_write(&self) -> Result<bool, StorageError> {
+        if self.state.borrow().writer.would_seal_partial_chunk() {
+            // Let the other appends that are ready to run copy their bytes in first, so that
+            // one write carries them all (costs one trip through the run queue).
+            YieldOnce::new().await;
+        }
         let (job, file, preallocate_to) = {
             let mut state = self.state.borrow_mut();
             if let Some(reason) = &state.failure {

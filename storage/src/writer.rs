@@ -165,6 +165,17 @@ impl<W: SegmentFile> SegmentWriter<W> {
         });
     }
 
+    /// Whether [`SegmentWriter::take_job`] would now seal a partly filled chunk (the writer is
+    /// idle with new data). The log lets other ready appends run first, so they join the write.
+    pub(crate) fn would_seal_partial_chunk(&self) -> bool {
+        self.sealed.is_empty()
+            && self.in_flight.is_empty()
+            && self
+                .current
+                .as_ref()
+                .is_some_and(|chunk| chunk.fill > chunk.carried_bytes)
+    }
+
     /// The next write to perform, if one may start now.
     pub(crate) fn take_job(&mut self) -> Option<WriteJob<W::WriteBuffer>> {
         if self.in_flight.len() >= self.writes_in_flight_max {
