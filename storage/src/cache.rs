@@ -106,7 +106,13 @@ impl BatchCache {
     }
 
     /// Adds a batch (pinned until [`BatchCache::set_written`] passes it) and evicts.
-    pub(crate) fn insert(&self, log: CacheLogId, base_offset: Offset, last_offset: Offset, bytes: Bytes) {
+    pub(crate) fn insert(
+        &self,
+        log: CacheLogId,
+        base_offset: Offset,
+        last_offset: Offset,
+        bytes: Bytes,
+    ) {
         let mut inner = self.inner.borrow_mut();
         let length = bytes.len() as u64;
         let sequence = inner.next_sequence;
@@ -205,7 +211,10 @@ impl BatchCache {
         let mut total_bytes = 0usize;
         let mut expected_base = first_base;
         for (&base_offset, batch) in entries.batches.range(first_base..) {
-            assert_eq!(base_offset, expected_base, "cached batches of a log are contiguous");
+            assert_eq!(
+                base_offset, expected_base,
+                "cached batches of a log are contiguous"
+            );
             expected_base = batch.last_offset.next();
             if batch.last_offset >= end_exclusive {
                 break;
@@ -302,7 +311,11 @@ mod tests {
         cache.insert(log, Offset(15), Offset(19), batch(500));
         cache.insert(log, Offset(20), Offset(24), batch(500));
         let read = cache.read(log, Offset(12), Offset(100), 10).unwrap();
-        assert_eq!(read.len(), 1, "first batch returned whole even above the limit");
+        assert_eq!(
+            read.len(),
+            1,
+            "first batch returned whole even above the limit"
+        );
         assert_eq!(read[0].0, Offset(10));
         let read = cache.read(log, Offset(16), Offset(20), 10_000).unwrap();
         assert_eq!(read.len(), 1, "stops before a batch reaching the end bound");

@@ -115,7 +115,10 @@ mod tests {
         for position in 0..CHECKPOINT_BYTES {
             let mut corrupted = bytes;
             corrupted[position] ^= 0x10;
-            assert!(Checkpoint::decode(&corrupted).is_err(), "flip at {position}");
+            assert!(
+                Checkpoint::decode(&corrupted).is_err(),
+                "flip at {position}"
+            );
         }
         assert_eq!(
             Checkpoint::decode(&bytes[..40]),

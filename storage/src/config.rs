@@ -80,14 +80,17 @@ impl LogConfig {
                 u32::MAX
             ));
         }
-        if self.write_chunk_bytes == 0 || self.write_chunk_bytes as u64 % PAGE_BYTES != 0 {
+        if self.write_chunk_bytes == 0 || !(self.write_chunk_bytes as u64).is_multiple_of(PAGE_BYTES) {
             return fail(format!(
                 "write_chunk_bytes {} is not a positive multiple of 4096",
                 self.write_chunk_bytes
             ));
         }
         if self.write_chunk_bytes > 64 << 20 {
-            return fail(format!("write_chunk_bytes {} above 64 MiB", self.write_chunk_bytes));
+            return fail(format!(
+                "write_chunk_bytes {} above 64 MiB",
+                self.write_chunk_bytes
+            ));
         }
         if self.writes_in_flight_max == 0 || self.writes_in_flight_max > 64 {
             return fail(format!(
@@ -99,7 +102,10 @@ impl LogConfig {
             return fail("index_interval_bytes must be positive".to_string());
         }
         if self.batch_bytes_max < wire::records::BATCH_HEADER_LEN {
-            return fail(format!("batch_bytes_max {} below a batch header", self.batch_bytes_max));
+            return fail(format!(
+                "batch_bytes_max {} below a batch header",
+                self.batch_bytes_max
+            ));
         }
         if self.unwritten_bytes_max < self.write_chunk_bytes as u64 {
             return fail("unwritten_bytes_max below write_chunk_bytes".to_string());

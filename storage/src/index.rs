@@ -135,10 +135,11 @@ impl OffsetIndex {
     /// Parses an index file and checks it against the data size. The loaded index continues
     /// with an entry for the next batch appended.
     pub(crate) fn decode(bytes: &[u8], data_size_bytes: u64) -> Result<Self, IndexError> {
-        if bytes.len() % OFFSET_ENTRY_BYTES != 0 {
+        if !bytes.len().is_multiple_of(OFFSET_ENTRY_BYTES) {
             return Err(IndexError::RaggedLength(bytes.len()));
         }
-        let mut entries: Vec<OffsetIndexEntry> = Vec::with_capacity(bytes.len() / OFFSET_ENTRY_BYTES);
+        let mut entries: Vec<OffsetIndexEntry> =
+            Vec::with_capacity(bytes.len() / OFFSET_ENTRY_BYTES);
         for (number, raw) in bytes.chunks_exact(OFFSET_ENTRY_BYTES).enumerate() {
             let entry = OffsetIndexEntry {
                 relative_offset: u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]),
@@ -192,7 +193,10 @@ impl TimeIndex {
         last_offset: Offset,
         index_entry_added: bool,
     ) {
-        if self.max.is_none_or(|(timestamp, _)| max_timestamp_ms > timestamp) {
+        if self
+            .max
+            .is_none_or(|(timestamp, _)| max_timestamp_ms > timestamp)
+        {
             self.max = Some((max_timestamp_ms, last_offset));
         }
         if index_entry_added {
@@ -224,7 +228,11 @@ impl TimeIndex {
 
     /// The offset of the last entry whose timestamp is below `timestamp_ms`: every batch up to
     /// and including the one at that offset has a smaller max timestamp.
-    pub(crate) fn last_offset_below(&self, segment_base: Offset, timestamp_ms: i64) -> Option<Offset> {
+    pub(crate) fn last_offset_below(
+        &self,
+        segment_base: Offset,
+        timestamp_ms: i64,
+    ) -> Option<Offset> {
         let index = self
             .entries
             .partition_point(|entry| entry.timestamp_ms < timestamp_ms);
@@ -262,7 +270,7 @@ impl TimeIndex {
         segment_base: Offset,
         segment_end: Offset,
     ) -> Result<Self, IndexError> {
-        if bytes.len() % TIME_ENTRY_BYTES != 0 {
+        if !bytes.len().is_multiple_of(TIME_ENTRY_BYTES) {
             return Err(IndexError::RaggedLength(bytes.len()));
         }
         let mut entries: Vec<TimeIndexEntry> = Vec::with_capacity(bytes.len() / TIME_ENTRY_BYTES);

@@ -422,7 +422,8 @@ impl<F: FileSystem> PartitionLog<F> {
         for (&base, &size) in data_files.range(..first_scanned) {
             segments.insert(base, Segment::new(base, size));
         }
-        let scanned_bases: Vec<Offset> = data_files.range(first_scanned..).map(|(&b, _)| b).collect();
+        let scanned_bases: Vec<Offset> =
+            data_files.range(first_scanned..).map(|(&b, _)| b).collect();
         let last_base = *scanned_bases.last().expect("non-empty");
         let mut log_end_offset = first_scanned;
         let mut cut_after: Option<Offset> = None;
@@ -506,7 +507,9 @@ impl<F: FileSystem> PartitionLog<F> {
                     .await
                     .map_err(io_error("truncate", &path))?;
             }
-            file.fdatasync().await.map_err(io_error("fdatasync", &path))?;
+            file.fdatasync()
+                .await
+                .map_err(io_error("fdatasync", &path))?;
             log_end_offset = outcome.next_offset;
             let mut segment = Segment::new(base, outcome.valid_end);
             segment.max_timestamp = indexes.time.max();
@@ -926,9 +929,8 @@ impl<F: FileSystem> PartitionLog<F> {
                 return Ok(false);
             };
             let end = job.position + job.length_bytes as u64;
-            let preallocate_to = (self.config.preallocate_bytes > 0
-                && end > state.preallocated_size)
-                .then(|| {
+            let preallocate_to =
+                (self.config.preallocate_bytes > 0 && end > state.preallocated_size).then(|| {
                     let target = (end + self.config.preallocate_bytes)
                         .min(page_align_up(self.config.segment_bytes_max))
                         .max(end);
@@ -1159,7 +1161,9 @@ impl<F: FileSystem> PartitionLog<F> {
             .open_file(&path, true)
             .await
             .map_err(io_error("create", &path))?;
-        file.truncate(0).await.map_err(io_error("truncate", &path))?;
+        file.truncate(0)
+            .await
+            .map_err(io_error("truncate", &path))?;
         self.file_system
             .sync_dir(&self.directory)
             .await
@@ -1207,7 +1211,9 @@ impl<F: FileSystem> PartitionLog<F> {
         };
         let path = self.data_path(base);
         let result = async {
-            file.truncate(size).await.map_err(io_error("truncate", &path))?;
+            file.truncate(size)
+                .await
+                .map_err(io_error("truncate", &path))?;
             file.fdatasync().await.map_err(io_error("fdatasync", &path))
         }
         .await;
@@ -1237,8 +1243,13 @@ impl<F: FileSystem> PartitionLog<F> {
         let time_path = self
             .directory
             .join(segment_file_name(base, TIME_INDEX_SUFFIX));
-        write_file_atomically(&self.file_system, &self.directory, &offset_path, &offset_index)
-            .await?;
+        write_file_atomically(
+            &self.file_system,
+            &self.directory,
+            &offset_path,
+            &offset_index,
+        )
+        .await?;
         write_file_atomically(&self.file_system, &self.directory, &time_path, &time_index).await
     }
 
@@ -1280,8 +1291,13 @@ impl<F: FileSystem> PartitionLog<F> {
             self.write_index_files(active_base).await?;
         }
         let path = self.directory.join(CHECKPOINT_FILE_NAME);
-        write_file_atomically(&self.file_system, &self.directory, &path, &checkpoint.encode())
-            .await?;
+        write_file_atomically(
+            &self.file_system,
+            &self.directory,
+            &path,
+            &checkpoint.encode(),
+        )
+        .await?;
         let mut state = self.state.borrow_mut();
         if state.active_base() == active_base {
             state.checkpoint_position = checkpoint.recovery_position_bytes;
@@ -1336,8 +1352,7 @@ impl<F: FileSystem> PartitionLog<F> {
         };
         for base in doomed {
             self.state.borrow_mut().segments.remove(&base);
-            remove_segment_files(&self.file_system, &self.directory, base)
-                .await?;
+            remove_segment_files(&self.file_system, &self.directory, base).await?;
         }
         let file = self.segment_file(target_base).await?;
         self.ensure_indexes(target_base).await?;
@@ -1363,7 +1378,10 @@ impl<F: FileSystem> PartitionLog<F> {
             self.config.batch_bytes_max,
             |header, position| {
                 if header.last_offset() < offset.0 {
-                    cut = (position + header.total_len() as u64, Offset(header.last_offset() + 1));
+                    cut = (
+                        position + header.total_len() as u64,
+                        Offset(header.last_offset() + 1),
+                    );
                 }
             },
         )
@@ -1414,7 +1432,9 @@ impl<F: FileSystem> PartitionLog<F> {
             .to_vec();
         {
             let mut state = self.state.borrow_mut();
-            state.loaded_closed_indexes.retain(|&base| base != target_base);
+            state
+                .loaded_closed_indexes
+                .retain(|&base| base != target_base);
             let segment = state.segments.get_mut(&target_base).expect("segment");
             segment.size_bytes = cut_position;
             segment.max_timestamp = indexes.time.max();
@@ -1536,7 +1556,11 @@ impl<F: FileSystem> PartitionLog<F> {
                 .range(..=start)
                 .next_back()
                 .map_or(Offset::ZERO, |(&base, _)| base);
-            state.segments.range(first..).map(|(&base, _)| base).collect()
+            state
+                .segments
+                .range(first..)
+                .map(|(&base, _)| base)
+                .collect()
         };
         for base in bases {
             let file = self.segment_file(base).await?;
@@ -1783,7 +1807,9 @@ impl<F: FileSystem> PartitionLog<F> {
     fn unload_extra_indexes(&self) {
         let mut state = self.state.borrow_mut();
         let active_base = state.active_base();
-        state.loaded_closed_indexes.retain(|&base| base != active_base);
+        state
+            .loaded_closed_indexes
+            .retain(|&base| base != active_base);
         while state.loaded_closed_indexes.len() > LOADED_CLOSED_INDEXES_MAX {
             let Some(base) = state.loaded_closed_indexes.pop_front() else {
                 break;
@@ -1815,9 +1841,10 @@ impl<F: FileSystem> PartitionLog<F> {
                 {
                     continue;
                 }
-                let below = segment.indexes.as_ref().and_then(|indexes| {
-                    indexes.time.last_offset_below(base, timestamp_ms)
-                });
+                let below = segment
+                    .indexes
+                    .as_ref()
+                    .and_then(|indexes| indexes.time.last_offset_below(base, timestamp_ms));
                 below.map_or(base, Offset::next).max(state.log_start_offset)
             };
             let mut next = start;
@@ -1847,12 +1874,11 @@ impl<F: FileSystem> PartitionLog<F> {
         let bases = self.segment_base_offsets();
         let mut best: Option<(i64, Offset)> = None;
         for base in bases {
-            let known = self
-                .state
-                .borrow()
-                .segments
-                .get(&base)
-                .and_then(|segment| segment.max_timestamp.or(segment.indexes.as_ref()?.time.max()));
+            let known = self.state.borrow().segments.get(&base).and_then(|segment| {
+                segment
+                    .max_timestamp
+                    .or(segment.indexes.as_ref()?.time.max())
+            });
             let candidate = match known {
                 Some(known) => Some(known),
                 None => {
@@ -1913,8 +1939,7 @@ impl<F: FileSystem> PartitionLog<F> {
         };
         for base in doomed {
             self.state.borrow_mut().segments.remove(&base);
-            remove_segment_files(&self.file_system, &self.directory, base)
-                .await?;
+            remove_segment_files(&self.file_system, &self.directory, base).await?;
         }
         Ok(())
     }
@@ -1966,8 +1991,7 @@ impl<F: FileSystem> PartitionLog<F> {
             self.cache.remove_below(self.cache_id, next_base);
             self.write_checkpoint().await?;
             self.state.borrow_mut().segments.remove(&oldest);
-            remove_segment_files(&self.file_system, &self.directory, oldest)
-                .await?;
+            remove_segment_files(&self.file_system, &self.directory, oldest).await?;
             deleted.push(oldest);
         }
         Ok(deleted)

@@ -9,7 +9,12 @@ use wire::records::{crc32c_of_batch, BATCH_HEADER_LEN, BATCH_OVERHEAD_LEN};
 /// A valid v2 batch of `record_count` records (offset deltas `0..record_count`), with
 /// `payload_bytes` of record data derived from `seed`, and both timestamps set to
 /// `timestamp_ms`. The base offset is 0 until the log assigns one.
-pub fn make_batch(record_count: i32, payload_bytes: usize, timestamp_ms: i64, seed: u64) -> BytesMut {
+pub fn make_batch(
+    record_count: i32,
+    payload_bytes: usize,
+    timestamp_ms: i64,
+    seed: u64,
+) -> BytesMut {
     assert!(record_count >= 1, "a batch holds at least one record");
     let mut batch = BytesMut::zeroed(BATCH_HEADER_LEN + payload_bytes);
     let length = (batch.len() - BATCH_OVERHEAD_LEN) as i32;

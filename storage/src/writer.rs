@@ -281,14 +281,23 @@ mod tests {
         let first = writer.take_job().expect("idle writer writes at once");
         assert_eq!((first.position, first.length_bytes), (0, 4096));
         assert_eq!(&first.buffer.as_ref()[..100], &[1u8; 100][..]);
-        assert!(first.buffer.as_ref()[100..4096].iter().all(|&byte| byte == 0));
+        assert!(first.buffer.as_ref()[100..4096]
+            .iter()
+            .all(|&byte| byte == 0));
         writer.append(&[2u8; 5000]);
         writer.append(&[3u8; 5000]);
-        assert!(writer.take_job().is_none(), "partial chunk waits while a write is in flight");
+        assert!(
+            writer.take_job().is_none(),
+            "partial chunk waits while a write is in flight"
+        );
         assert_eq!(writer.complete(first.id), 100);
         let second = writer.take_job().expect("coalesced write");
         assert_eq!((second.position, second.length_bytes), (0, 12288));
-        assert_eq!(&second.buffer.as_ref()[..100], &[1u8; 100][..], "partial page rewritten");
+        assert_eq!(
+            &second.buffer.as_ref()[..100],
+            &[1u8; 100][..],
+            "partial page rewritten"
+        );
         assert_eq!(second.buffer.as_ref()[100], 2);
         assert_eq!(second.buffer.as_ref()[5100], 3);
         assert_eq!(writer.complete(second.id), 10_100);
@@ -303,7 +312,11 @@ mod tests {
         let b = writer.take_job().unwrap();
         assert!(writer.take_job().is_none(), "in-flight limit");
         assert_eq!((a.position, b.position), (0, 8192));
-        assert_eq!(writer.complete(b.id), 0, "out-of-order completion waits for the first");
+        assert_eq!(
+            writer.complete(b.id),
+            0,
+            "out-of-order completion waits for the first"
+        );
         assert_eq!(writer.complete(a.id), 16384);
         let c = writer.take_job().unwrap();
         assert_eq!((c.position, c.length_bytes), (16384, 8192));

@@ -17,14 +17,30 @@ fn appends_assign_offsets_and_reads_return_whole_batches() {
         let file_system = SimulatedFileSystem::new();
         let cache = cache();
         let log = open_simulated(&file_system, small_config(), &cache).await;
-        let first = log.append(make_batch(3, 100, 1_000, 1), context(1)).await.unwrap();
-        let second = log.append(make_batch(2, 50, 1_001, 2), context(2)).await.unwrap();
-        assert_eq!((first.base_offset, first.last_offset), (Offset(0), Offset(2)));
-        assert_eq!((second.base_offset, second.last_offset), (Offset(3), Offset(4)));
+        let first = log
+            .append(make_batch(3, 100, 1_000, 1), context(1))
+            .await
+            .unwrap();
+        let second = log
+            .append(make_batch(2, 50, 1_001, 2), context(2))
+            .await
+            .unwrap();
+        assert_eq!(
+            (first.base_offset, first.last_offset),
+            (Offset(0), Offset(2))
+        );
+        assert_eq!(
+            (second.base_offset, second.last_offset),
+            (Offset(3), Offset(4))
+        );
         assert_eq!(second.position.position_bytes, 161);
         let offsets = log.offsets();
         assert_eq!(offsets.log_end_offset, Offset(5));
-        assert_eq!(offsets.flushed_offset, Offset(5), "flush on append makes it durable");
+        assert_eq!(
+            offsets.flushed_offset,
+            Offset(5),
+            "flush on append makes it durable"
+        );
         // Reading from the middle of the first batch returns it whole.
         let read = log.read(Offset(1), 1 << 20, Offset(5)).await.unwrap();
         let headers = read.headers();
@@ -64,7 +80,10 @@ fn invalid_batches_are_refused_and_change_nothing() {
         let mut trailing = make_batch(1, 40, 5, 1);
         trailing.extend_from_slice(&[1, 2, 3]);
         assert!(log.append(trailing, context(1)).await.is_err());
-        assert!(log.append(bytes::BytesMut::new(), context(1)).await.is_err());
+        assert!(log
+            .append(bytes::BytesMut::new(), context(1))
+            .await
+            .is_err());
         assert_eq!(log.log_end_offset(), Offset(0));
     });
 }
@@ -78,11 +97,19 @@ fn reads_after_reopen_come_from_disk_and_match() {
         {
             let log = open_simulated(&file_system, small_config(), &cache).await;
             for index in 0..200u64 {
-                let batch = make_batch(2, 300 + (index as usize % 7) * 50, 10_000 + index as i64, index);
+                let batch = make_batch(
+                    2,
+                    300 + (index as usize % 7) * 50,
+                    10_000 + index as i64,
+                    index,
+                );
                 expected.push(payload(&batch).to_vec());
                 log.append(batch, context(index as i64)).await.unwrap();
             }
-            assert!(log.segment_base_offsets().len() > 1, "small segments rolled");
+            assert!(
+                log.segment_base_offsets().len() > 1,
+                "small segments rolled"
+            );
             log.close().await.unwrap();
         }
         let log = open_simulated(&file_system, small_config(), &cache).await;
@@ -126,14 +153,22 @@ fn segments_roll_on_size_and_age_and_stay_aligned() {
             ..small_config()
         };
         let log = open_simulated(&file_system, config, &cache).await;
-        log.append(make_batch(1, 100, 0, 0), context(0)).await.unwrap();
-        log.append(make_batch(1, 100, 0, 0), context(999)).await.unwrap();
+        log.append(make_batch(1, 100, 0, 0), context(0))
+            .await
+            .unwrap();
+        log.append(make_batch(1, 100, 0, 0), context(999))
+            .await
+            .unwrap();
         assert_eq!(log.segment_base_offsets(), vec![Offset(0)]);
-        log.append(make_batch(1, 100, 0, 0), context(1_000)).await.unwrap();
+        log.append(make_batch(1, 100, 0, 0), context(1_000))
+            .await
+            .unwrap();
         assert_eq!(log.segment_base_offsets(), vec![Offset(0), Offset(2)]);
         // Size: 64 KiB segments, 10 KiB batches: a roll every 6 batches.
         for index in 0..20 {
-            log.append(make_batch(1, 10_000, 0, index), context(1_500)).await.unwrap();
+            log.append(make_batch(1, 10_000, 0, index), context(1_500))
+                .await
+                .unwrap();
         }
         let bases = log.segment_base_offsets();
         assert!(bases.len() >= 4, "{bases:?}");
@@ -163,7 +198,10 @@ fn log_append_time_stamps_batches_and_timestamp_lookups_work() {
         let log = open_simulated(&file_system, config, &cache).await;
         for index in 0..100i64 {
             let info = log
-                .append(make_batch(1, 2_000, 5, index as u64), context(10_000 + index * 10))
+                .append(
+                    make_batch(1, 2_000, 5, index as u64),
+                    context(10_000 + index * 10),
+                )
                 .await
                 .unwrap();
             assert_eq!(info.log_append_time_ms, Some(10_000 + index * 10));
@@ -179,9 +217,15 @@ fn log_append_time_stamps_batches_and_timestamp_lookups_work() {
             log.offset_for_timestamp(10_255).await.unwrap(),
             Some((Offset(26), 10_260))
         );
-        assert_eq!(log.offset_for_timestamp(0).await.unwrap(), Some((Offset(0), 10_000)));
+        assert_eq!(
+            log.offset_for_timestamp(0).await.unwrap(),
+            Some((Offset(0), 10_000))
+        );
         assert_eq!(log.offset_for_timestamp(20_000).await.unwrap(), None);
-        assert_eq!(log.max_timestamp().await.unwrap(), Some((10_990, Offset(99))));
+        assert_eq!(
+            log.max_timestamp().await.unwrap(),
+            Some((10_990, Offset(99)))
+        );
         // The same answers after a reopen, from the index files.
         log.close().await.unwrap();
         drop(log);
@@ -190,7 +234,10 @@ fn log_append_time_stamps_batches_and_timestamp_lookups_work() {
             log.offset_for_timestamp(10_255).await.unwrap(),
             Some((Offset(26), 10_260))
         );
-        assert_eq!(log.max_timestamp().await.unwrap(), Some((10_990, Offset(99))));
+        assert_eq!(
+            log.max_timestamp().await.unwrap(),
+            Some((10_990, Offset(99)))
+        );
     });
 }
 
@@ -206,9 +253,12 @@ fn retention_deletes_whole_old_segments_and_moves_log_start() {
         };
         let log = open_simulated(&file_system, config, &cache).await;
         for index in 0..60i64 {
-            log.append(make_batch(1, 10_000, index * 1_000, index as u64), context(index))
-                .await
-                .unwrap();
+            log.append(
+                make_batch(1, 10_000, index * 1_000, index as u64),
+                context(index),
+            )
+            .await
+            .unwrap();
         }
         let before = log.segment_base_offsets();
         let deleted = log.apply_retention(60_000).await.unwrap();
@@ -227,7 +277,10 @@ fn retention_deletes_whole_old_segments_and_moves_log_start() {
         assert!(!deleted.is_empty());
         assert_eq!(log.segment_base_offsets().len(), 1);
         let names = file_system.file_names(&directory());
-        assert_eq!(names.iter().filter(|name| name.ends_with(".log")).count(), 1);
+        assert_eq!(
+            names.iter().filter(|name| name.ends_with(".log")).count(),
+            1
+        );
         // Reopen keeps the log start offset.
         let start = log.log_start_offset();
         log.close().await.unwrap();
@@ -245,7 +298,9 @@ fn advance_log_start_hides_and_deletes_old_data() {
         let cache = cache();
         let log = open_simulated(&file_system, small_config(), &cache).await;
         for index in 0..30u64 {
-            log.append(make_batch(2, 10_000, 0, index), context(0)).await.unwrap();
+            log.append(make_batch(2, 10_000, 0, index), context(0))
+                .await
+                .unwrap();
         }
         let segments = log.segment_base_offsets();
         assert_eq!(log.advance_log_start(Offset(25)).await.unwrap(), Offset(25));
@@ -277,7 +332,10 @@ fn truncate_removes_the_tail_and_appends_continue_from_there() {
         assert_eq!(log.truncate_to(Offset(31)).await.unwrap(), Offset(30));
         assert!(log.segment_base_offsets().len() < segments_before);
         assert_eq!(log.offsets().flushed_offset, Offset(30));
-        let info = log.append(make_batch(1, 10, 7, 7), context(0)).await.unwrap();
+        let info = log
+            .append(make_batch(1, 10, 7, 7), context(0))
+            .await
+            .unwrap();
         assert_eq!(info.base_offset, Offset(30));
         let read = log.read(Offset(27), 1 << 20, Offset(31)).await.unwrap();
         let headers = read.headers();
@@ -325,7 +383,10 @@ fn concurrent_appends_share_fdatasyncs_and_keep_arrival_order() {
             assert_eq!(*offset, Offset(*index as i64));
         }
         let syncs = file_system.syncs_started() - syncs_before;
-        assert!(syncs >= 1 && syncs < appends / 4, "{syncs} fdatasyncs for {appends} appends");
+        assert!(
+            syncs >= 1 && syncs < appends / 4,
+            "{syncs} fdatasyncs for {appends} appends"
+        );
         assert_eq!(log.flushed_offset(), Offset(appends as i64));
     });
 }
@@ -336,10 +397,21 @@ fn a_failed_write_makes_the_log_read_only_and_keeps_durable_data() {
         let file_system = SimulatedFileSystem::new();
         let cache = cache();
         let log = open_simulated(&file_system, small_config(), &cache).await;
-        log.append(make_batch(1, 100, 0, 0), context(0)).await.unwrap();
+        log.append(make_batch(1, 100, 0, 0), context(0))
+            .await
+            .unwrap();
         file_system.fail_write_number(1);
-        let error = log.append(make_batch(1, 100, 0, 1), context(0)).await.unwrap_err();
-        assert!(matches!(error, StorageError::Io { .. } | StorageError::LogFailed { .. }), "{error}");
+        let error = log
+            .append(make_batch(1, 100, 0, 1), context(0))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                StorageError::Io { .. } | StorageError::LogFailed { .. }
+            ),
+            "{error}"
+        );
         assert!(log.failure().is_some());
         assert!(matches!(
             log.append(make_batch(1, 100, 0, 2), context(0)).await,
@@ -347,12 +419,17 @@ fn a_failed_write_makes_the_log_read_only_and_keeps_durable_data() {
         ));
         assert!(log.flush().await.is_err());
         assert_eq!(log.flushed_offset(), Offset(1));
-        let read = log.read(Offset(0), 1 << 20, log.flushed_offset()).await.unwrap();
+        let read = log
+            .read(Offset(0), 1 << 20, log.flushed_offset())
+            .await
+            .unwrap();
         assert_eq!(read.headers().len(), 1);
         drop(log);
         let log = open_simulated(&file_system, small_config(), &cache).await;
         assert_eq!(log.log_end_offset(), Offset(1));
-        log.append(make_batch(1, 100, 0, 3), context(0)).await.unwrap();
+        log.append(make_batch(1, 100, 0, 3), context(0))
+            .await
+            .unwrap();
     });
 }
 
@@ -362,13 +439,25 @@ fn a_failed_fdatasync_is_fatal_and_never_retried() {
         let file_system = SimulatedFileSystem::new();
         let cache = cache();
         let log = open_simulated(&file_system, small_config(), &cache).await;
-        log.append(make_batch(1, 100, 0, 0), context(0)).await.unwrap();
+        log.append(make_batch(1, 100, 0, 0), context(0))
+            .await
+            .unwrap();
         file_system.fail_sync_number(1);
-        assert!(log.append(make_batch(1, 100, 0, 1), context(0)).await.is_err());
+        assert!(log
+            .append(make_batch(1, 100, 0, 1), context(0))
+            .await
+            .is_err());
         let syncs = file_system.syncs_started();
-        assert!(log.append(make_batch(1, 100, 0, 2), context(0)).await.is_err());
+        assert!(log
+            .append(make_batch(1, 100, 0, 2), context(0))
+            .await
+            .is_err());
         assert!(log.flush().await.is_err());
-        assert_eq!(file_system.syncs_started(), syncs, "no retry after a failed fdatasync");
+        assert_eq!(
+            file_system.syncs_started(),
+            syncs,
+            "no retry after a failed fdatasync"
+        );
         assert_eq!(log.flushed_offset(), Offset(1));
         assert!(log.written_offset() >= log.flushed_offset());
     });
@@ -387,12 +476,20 @@ fn interval_flush_policy_completes_on_write_and_flushes_later() {
             ..small_config()
         };
         let log = open_simulated(&file_system, config, &cache).await;
-        log.append(make_batch(1, 100, 0, 0), context(0)).await.unwrap();
+        log.append(make_batch(1, 100, 0, 0), context(0))
+            .await
+            .unwrap();
         log.tick(0).await.unwrap();
         let flushed = log.flushed_offset();
-        log.append(make_batch(1, 100, 0, 1), context(10)).await.unwrap();
+        log.append(make_batch(1, 100, 0, 1), context(10))
+            .await
+            .unwrap();
         assert_eq!(log.written_offset(), Offset(2));
-        assert_eq!(log.flushed_offset(), flushed, "not flushed before the interval");
+        assert_eq!(
+            log.flushed_offset(),
+            flushed,
+            "not flushed before the interval"
+        );
         log.tick(500).await.unwrap();
         assert_eq!(log.flushed_offset(), flushed);
         log.tick(5_000).await.unwrap();
@@ -419,7 +516,10 @@ fn missing_or_corrupt_indexes_are_rebuilt_from_data() {
         let time = directory().join(format!("{:020}.timeindex", 0));
         file_system.set_content(&time, &[]);
         let log = open_simulated(&file_system, small_config(), &cache).await;
-        assert_eq!(log.offset_for_timestamp(1_050).await.unwrap(), Some((Offset(11), 1_100)));
+        assert_eq!(
+            log.offset_for_timestamp(1_050).await.unwrap(),
+            Some((Offset(11), 1_100))
+        );
         let read = log.read(Offset(5), 100, Offset(40)).await.unwrap();
         assert_eq!(read.headers()[0].base_offset, 5);
     });
@@ -436,7 +536,9 @@ fn recovery_scans_only_past_the_checkpoint() {
         };
         let log = open_simulated(&file_system, config.clone(), &cache).await;
         for index in 0..200u64 {
-            log.append(make_batch(1, 4_000, 0, index), context(0)).await.unwrap();
+            log.append(make_batch(1, 4_000, 0, index), context(0))
+                .await
+                .unwrap();
             log.tick(0).await.unwrap();
         }
         let size = log.size_bytes();
@@ -445,7 +547,10 @@ fn recovery_scans_only_past_the_checkpoint() {
         let log = open_simulated(&file_system, config, &cache).await;
         let report = log.recovery_report().clone();
         assert!(report.used_checkpoint);
-        assert!(report.bytes_scanned < 32 * 1024, "{report:?} for {size} bytes");
+        assert!(
+            report.bytes_scanned < 32 * 1024,
+            "{report:?} for {size} bytes"
+        );
         assert_eq!(log.log_end_offset(), Offset(200));
         let read = log.read(Offset(150), 1 << 20, Offset(200)).await.unwrap();
         assert_eq!(read.headers()[0].base_offset, 150);
@@ -459,7 +564,9 @@ fn tail_reads_hit_the_cache_and_evicted_batches_come_from_disk() {
         let cache = Rc::new(BatchCache::new(50_000));
         let log = open_simulated(&file_system, small_config(), &cache).await;
         for index in 0..20u64 {
-            log.append(make_batch(1, 9_000, 0, index), context(0)).await.unwrap();
+            log.append(make_batch(1, 9_000, 0, index), context(0))
+                .await
+                .unwrap();
         }
         assert!(cache.usage().used_bytes <= 50_000);
         let tail = log.read(Offset(19), 1 << 20, Offset(20)).await.unwrap();

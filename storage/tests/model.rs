@@ -66,17 +66,32 @@ fn config_for(random: &mut SeededRandom) -> LogConfig {
     }
 }
 
-async fn open(file_system: &SimulatedFileSystem, config: &LogConfig, cache: &Rc<BatchCache>) -> Log {
-    PartitionLog::open(file_system.clone(), directory(), config.clone(), cache.clone())
-        .await
-        .expect("log opens")
+async fn open(
+    file_system: &SimulatedFileSystem,
+    config: &LogConfig,
+    cache: &Rc<BatchCache>,
+) -> Log {
+    PartitionLog::open(
+        file_system.clone(),
+        directory(),
+        config.clone(),
+        cache.clone(),
+    )
+    .await
+    .expect("log opens")
 }
 
 /// Reads the whole log and compares it with the model.
 async fn verify_all(log: &Log, model: &Model, step: usize) {
     let offsets = log.offsets();
-    assert_eq!(offsets.log_end_offset.0, model.log_end, "step {step}: log end");
-    assert_eq!(offsets.log_start_offset.0, model.log_start, "step {step}: log start");
+    assert_eq!(
+        offsets.log_end_offset.0, model.log_end,
+        "step {step}: log end"
+    );
+    assert_eq!(
+        offsets.log_start_offset.0, model.log_start,
+        "step {step}: log start"
+    );
     assert!(offsets.flushed_offset <= offsets.written_offset);
     assert!(offsets.written_offset <= offsets.log_end_offset);
     let mut expected = model
@@ -99,7 +114,10 @@ async fn verify_all(log: &Log, model: &Model, step: usize) {
             eprintln!(
                 "  read at {next}: cache {} batches {:?} segments {:?}",
                 read.from_cache,
-                headers.iter().map(|h| (h.base_offset, h.last_offset())).collect::<Vec<_>>(),
+                headers
+                    .iter()
+                    .map(|h| (h.base_offset, h.last_offset()))
+                    .collect::<Vec<_>>(),
                 log.segment_base_offsets()
             );
         }
@@ -108,7 +126,9 @@ async fn verify_all(log: &Log, model: &Model, step: usize) {
         while !rest.is_empty() {
             let header = wire::records::BatchHeader::validate(rest, 1 << 20).unwrap();
             let (batch, tail) = rest.split_at(header.total_len());
-            let model_batch = expected.next().expect("log has no more batches than the model");
+            let model_batch = expected
+                .next()
+                .expect("log has no more batches than the model");
             assert_eq!(
                 (header.base_offset, header.last_offset()),
                 (model_batch.base, model_batch.last),
@@ -119,7 +139,10 @@ async fn verify_all(log: &Log, model: &Model, step: usize) {
         }
         next = read.next_offset;
     }
-    assert!(expected.next().is_none(), "step {step}: model has batches the log lacks");
+    assert!(
+        expected.next().is_none(),
+        "step {step}: model has batches the log lacks"
+    );
 }
 
 async fn run_case(seed: u64, steps: usize) {
@@ -137,7 +160,13 @@ async fn run_case(seed: u64, steps: usize) {
         let current = log.as_ref().expect("log open");
         let choice = random.below(100);
         if trace {
-            eprintln!("step {step}: op {choice} model start {} end {} flushed {} log {:?}", model.log_start, model.log_end, model.flushed, current.offsets());
+            eprintln!(
+                "step {step}: op {choice} model start {} end {} flushed {} log {:?}",
+                model.log_start,
+                model.log_end,
+                model.flushed,
+                current.offsets()
+            );
         }
         match choice {
             0..=39 => {
@@ -180,7 +209,13 @@ async fn run_case(seed: u64, steps: usize) {
                         .iter()
                         .zip(&planned)
                         .map(|(result, (records, parts))| match result {
-                            Ok(info) => format!("ok {}..{} ({} bytes, {} batches)", info.base_offset, info.last_offset, records.len(), parts.len()),
+                            Ok(info) => format!(
+                                "ok {}..{} ({} bytes, {} batches)",
+                                info.base_offset,
+                                info.last_offset,
+                                records.len(),
+                                parts.len()
+                            ),
                             Err(error) => format!("error {error}"),
                         })
                         .collect();
@@ -253,7 +288,8 @@ async fn run_case(seed: u64, steps: usize) {
                     continue;
                 }
                 let offsets = current.offsets();
-                let start = model.log_start + random.below((model.log_end - model.log_start) as u64) as i64;
+                let start =
+                    model.log_start + random.below((model.log_end - model.log_start) as u64) as i64;
                 let bound = match random.below(3) {
                     0 => offsets.flushed_offset,
                     1 => offsets.written_offset,
@@ -263,20 +299,23 @@ async fn run_case(seed: u64, steps: usize) {
                 let read = current.read(Offset(start), bytes_max, bound).await.unwrap();
                 let bytes = read.to_vec();
                 let mut rest = &bytes[..];
-                let mut expected = model
-                    .batches
-                    .iter()
-                    .skip_while(|batch| batch.last < start);
+                let mut expected = model.batches.iter().skip_while(|batch| batch.last < start);
                 let mut total = 0usize;
                 while !rest.is_empty() {
                     let header = wire::records::BatchHeader::validate(rest, 1 << 20).unwrap();
                     let model_batch = expected.next().expect("batch in model");
                     assert_eq!(header.base_offset, model_batch.base, "step {step}");
-                    assert!(header.last_offset() < bound.0, "step {step}: read past the bound");
+                    assert!(
+                        header.last_offset() < bound.0,
+                        "step {step}: read past the bound"
+                    );
                     let (batch, tail) = rest.split_at(header.total_len());
                     assert_eq!(payload(batch), &model_batch.payload[..]);
                     if total > 0 {
-                        assert!(total + batch.len() <= bytes_max, "step {step}: over the limit");
+                        assert!(
+                            total + batch.len() <= bytes_max,
+                            "step {step}: over the limit"
+                        );
                     }
                     total += batch.len();
                     rest = tail;
@@ -284,7 +323,10 @@ async fn run_case(seed: u64, steps: usize) {
                 if read.bytes == 0 {
                     // Nothing returned: the batch holding `start` must reach the bound.
                     let holder = model.batches.iter().find(|batch| batch.last >= start);
-                    assert!(holder.is_none_or(|batch| batch.last >= bound.0), "step {step}");
+                    assert!(
+                        holder.is_none_or(|batch| batch.last >= bound.0),
+                        "step {step}"
+                    );
                 }
             }
             60..=64 => current.roll(now_ms).await.unwrap(),
@@ -292,14 +334,18 @@ async fn run_case(seed: u64, steps: usize) {
                 if model.log_end == model.log_start {
                     continue;
                 }
-                let offset = model.log_start + random.below((model.log_end - model.log_start) as u64 + 1) as i64;
+                let offset = model.log_start
+                    + random.below((model.log_end - model.log_start) as u64 + 1) as i64;
                 let kept_end = model
                     .batches
                     .iter()
                     .filter(|batch| batch.last < offset)
                     .map(|batch| batch.last + 1)
                     .next_back();
-                let first_base = model.batches.first().map_or(model.log_end, |batch| batch.base);
+                let first_base = model
+                    .batches
+                    .first()
+                    .map_or(model.log_end, |batch| batch.base);
                 let expected_end = if offset >= model.log_end {
                     model.log_end
                 } else {
@@ -312,14 +358,18 @@ async fn run_case(seed: u64, steps: usize) {
             70..=73 => {
                 current.apply_retention(now_ms).await.unwrap();
                 let start = current.log_start_offset().0;
-                assert!(start >= model.log_start && start <= model.log_end, "step {step}");
+                assert!(
+                    start >= model.log_start && start <= model.log_end,
+                    "step {step}"
+                );
                 model.log_start = start;
             }
             74..=76 => {
                 if model.log_end == model.log_start {
                     continue;
                 }
-                let offset = model.log_start + random.below((model.log_end - model.log_start) as u64 + 1) as i64;
+                let offset = model.log_start
+                    + random.below((model.log_end - model.log_start) as u64 + 1) as i64;
                 current.advance_log_start(Offset(offset)).await.unwrap();
                 model.log_start = offset;
             }
@@ -413,7 +463,10 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
         }
     })
     .await;
-    results.into_iter().map(|result| result.expect("completed")).collect()
+    results
+        .into_iter()
+        .map(|result| result.expect("completed"))
+        .collect()
 }
 
 #[test]
@@ -424,7 +477,9 @@ fn random_operation_sequences_match_the_model() {
             let base = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(1, |elapsed| elapsed.as_secs());
-            (0..24).map(|case| base.wrapping_mul(31).wrapping_add(case)).collect()
+            (0..24)
+                .map(|case| base.wrapping_mul(31).wrapping_add(case))
+                .collect()
         }
     };
     for seed in seeds {

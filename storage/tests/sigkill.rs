@@ -59,7 +59,10 @@ fn kill_writer_at_random(seed: u64) {
             lines.push(line);
         }
     }
-    assert!(!lines.is_empty(), "seed {seed}: writer acknowledged nothing in 20 s");
+    assert!(
+        !lines.is_empty(),
+        "seed {seed}: writer acknowledged nothing in 20 s"
+    );
     std::thread::sleep(kill_after);
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
@@ -82,7 +85,10 @@ fn kill_writer_at_random(seed: u64) {
         acks.insert(sequence, Ack { base, last });
     }
     assert!(!acks.is_empty());
-    eprintln!("seed {seed}: {} acknowledged appends before the kill", acks.len());
+    eprintln!(
+        "seed {seed}: {} acknowledged appends before the kill",
+        acks.len()
+    );
 
     run(|| async move {
         let cache = Rc::new(BatchCache::new(1 << 20));
@@ -103,34 +109,61 @@ fn kill_writer_at_random(seed: u64) {
                 break;
             }
             let read = log.read(next, 1 << 20, end).await.expect("read");
-            assert!(read.bytes > 0, "seed {seed}: empty read at {next} below end {end}");
+            assert!(
+                read.bytes > 0,
+                "seed {seed}: empty read at {next} below end {end}"
+            );
             let bytes = read.to_vec();
             let mut rest = &bytes[..];
             while !rest.is_empty() {
-                let header = wire::records::BatchHeader::validate(rest, 1 << 20).expect("valid batch");
-                assert_eq!(header.base_offset, previous_last + 1, "seed {seed}: offsets in order, no gap");
+                let header =
+                    wire::records::BatchHeader::validate(rest, 1 << 20).expect("valid batch");
+                assert_eq!(
+                    header.base_offset,
+                    previous_last + 1,
+                    "seed {seed}: offsets in order, no gap"
+                );
                 previous_last = header.last_offset();
                 let (batch, tail) = rest.split_at(header.total_len());
-                batches.insert(header.base_offset, (header.last_offset(), payload(batch).to_vec()));
+                batches.insert(
+                    header.base_offset,
+                    (header.last_offset(), payload(batch).to_vec()),
+                );
                 rest = tail;
             }
             next = read.next_offset;
         }
         for (sequence, ack) in &acks {
             let Some((last, stored)) = batches.get(&ack.base) else {
-                panic!("seed {seed}: acknowledged batch {sequence} at offset {} lost (log end {end})", ack.base);
+                panic!(
+                    "seed {seed}: acknowledged batch {sequence} at offset {} lost (log end {end})",
+                    ack.base
+                );
             };
             assert_eq!(*last, ack.last, "seed {seed}: batch {sequence}");
             let record_count = 1 + (*sequence % 3) as i32;
-            let expected = make_batch(record_count, payload_bytes(*sequence), *sequence as i64, *sequence);
-            assert_eq!(stored, payload(&expected), "seed {seed}: batch {sequence} content");
+            let expected = make_batch(
+                record_count,
+                payload_bytes(*sequence),
+                *sequence as i64,
+                *sequence,
+            );
+            assert_eq!(
+                stored,
+                payload(&expected),
+                "seed {seed}: batch {sequence} content"
+            );
         }
         // Exactly once: every stored payload is a distinct batch.
         let mut distinct: Vec<&Vec<u8>> = batches.values().map(|(_, bytes)| bytes).collect();
         let count = distinct.len();
         distinct.sort();
         distinct.dedup();
-        assert_eq!(distinct.len(), count, "seed {seed}: a batch is stored twice");
+        assert_eq!(
+            distinct.len(),
+            count,
+            "seed {seed}: a batch is stored twice"
+        );
     });
 }
 

@@ -128,13 +128,19 @@ async fn check_every_tear(scene: &Scene) {
             let header = wire::records::BatchHeader::validate(rest, 1 << 20).unwrap();
             assert_eq!(header.base_offset, index as i64);
             let (batch, tail) = rest.split_at(header.total_len());
-            assert_eq!(payload(batch), &scene.payloads[index][..], "batch {index}, tear {torn_bytes}");
+            assert_eq!(
+                payload(batch),
+                &scene.payloads[index][..],
+                "batch {index}, tear {torn_bytes}"
+            );
             rest = tail;
             index += 1;
         }
         assert_eq!(index, expected_end, "tear {torn_bytes}");
         // The log keeps working after recovery.
-        log.append(make_batch(1, 10, 0, 99), context(0)).await.unwrap();
+        log.append(make_batch(1, 10, 0, 99), context(0))
+            .await
+            .unwrap();
         log.flush().await.unwrap();
     }
 }
@@ -174,7 +180,9 @@ fn a_corrupt_byte_in_the_unflushed_tail_cuts_the_log_there() {
             torn_bytes: 0,
         });
         let fourth_start = scene.unflushed_batch_ends[0];
-        file_system.corrupt_byte(&data_path, fourth_start + 100).unwrap();
+        file_system
+            .corrupt_byte(&data_path, fourth_start + 100)
+            .unwrap();
         let cache = cache();
         let log = open_simulated(&file_system, config(), &cache).await;
         assert_eq!(log.log_end_offset(), Offset(3));

@@ -59,7 +59,9 @@ fn parse_size(text: &str) -> Result<u64, String> {
 
 fn parse_arguments() -> Result<Arguments, String> {
     let mut raw = std::env::args().skip(1);
-    let command = raw.next().ok_or("missing command: append, read or idle-partitions")?;
+    let command = raw
+        .next()
+        .ok_or("missing command: append, read or idle-partitions")?;
     let mut arguments = Arguments {
         command,
         directory: PathBuf::from("target/bench-storage/data"),
@@ -91,7 +93,8 @@ fn parse_arguments() -> Result<Arguments, String> {
             "--io-memory-bytes" => arguments.io_memory_bytes = parse_size(&value)? as usize,
             "--chunk-bytes" => arguments.chunk_bytes = Some(parse_size(&value)? as usize),
             "--writes-in-flight" => {
-                arguments.writes_in_flight = Some(value.parse().map_err(|e| format!("{flag}: {e}"))?)
+                arguments.writes_in_flight =
+                    Some(value.parse().map_err(|e| format!("{flag}: {e}"))?)
             }
             "--preallocate-bytes" => arguments.preallocate_bytes = Some(parse_size(&value)?),
             other => return Err(format!("unknown flag {other}")),
@@ -127,9 +130,15 @@ fn bench_config(arguments: &Arguments) -> LogConfig {
     let flush = arguments.flush;
     LogConfig {
         write_chunk_bytes,
-        unwritten_bytes_max: defaults.unwritten_bytes_max.max(4 * write_chunk_bytes as u64),
-        writes_in_flight_max: arguments.writes_in_flight.unwrap_or(defaults.writes_in_flight_max),
-        preallocate_bytes: arguments.preallocate_bytes.unwrap_or(defaults.preallocate_bytes),
+        unwritten_bytes_max: defaults
+            .unwritten_bytes_max
+            .max(4 * write_chunk_bytes as u64),
+        writes_in_flight_max: arguments
+            .writes_in_flight
+            .unwrap_or(defaults.writes_in_flight_max),
+        preallocate_bytes: arguments
+            .preallocate_bytes
+            .unwrap_or(defaults.preallocate_bytes),
         flush: if flush {
             FlushPolicy::OnAppend
         } else {
@@ -151,9 +160,14 @@ async fn append_benchmark(arguments: &Arguments) -> Result<String, String> {
     fresh_directory(&directory)?;
     let cache = Rc::new(BatchCache::new(64 << 20));
     let log = Rc::new(
-        PartitionLog::open(GlommioFileSystem, &directory, bench_config(arguments), cache)
-            .await
-            .map_err(|e| e.to_string())?,
+        PartitionLog::open(
+            GlommioFileSystem,
+            &directory,
+            bench_config(arguments),
+            cache,
+        )
+        .await
+        .map_err(|e| e.to_string())?,
     );
     let payload_bytes = arguments.write_bytes - wire::records::BATCH_HEADER_LEN;
     let template = make_batch(1, payload_bytes, 0, 1);
@@ -176,7 +190,9 @@ async fn append_benchmark(arguments: &Arguments) -> Result<String, String> {
                     now_ms: 0,
                     leader_epoch: 0,
                 };
-                log.append(batch, context).await.map_err(|e| e.to_string())?;
+                log.append(batch, context)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let elapsed = before.elapsed().as_nanos() as u64;
                 let mut samples = latencies_ns.borrow_mut();
                 if samples.len() < LATENCY_SAMPLES_MAX {
@@ -225,7 +241,10 @@ async fn read_all(
     let mut bytes = 0u64;
     let mut all_cached = true;
     while next < end {
-        let read = log.read(next, read_bytes, end).await.map_err(|e| e.to_string())?;
+        let read = log
+            .read(next, read_bytes, end)
+            .await
+            .map_err(|e| e.to_string())?;
         if read.bytes == 0 {
             return Err(format!("empty read at {next}"));
         }
@@ -244,15 +263,22 @@ async fn read_benchmark(arguments: &Arguments) -> Result<String, String> {
     let batches = (arguments.total_bytes / write_bytes as u64).max(1);
     // Tail reads: a cache big enough for the whole run, read right after appending.
     let cache = Rc::new(BatchCache::new(arguments.total_bytes + (64 << 20)));
-    let log = PartitionLog::open(GlommioFileSystem, &directory, bench_config(arguments), cache.clone())
-        .await
-        .map_err(|e| e.to_string())?;
+    let log = PartitionLog::open(
+        GlommioFileSystem,
+        &directory,
+        bench_config(arguments),
+        cache.clone(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let context = AppendContext {
         now_ms: 0,
         leader_epoch: 0,
     };
     for _ in 0..batches {
-        log.append(batch.clone(), context).await.map_err(|e| e.to_string())?;
+        log.append(batch.clone(), context)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     log.flush().await.map_err(|e| e.to_string())?;
     let started = Instant::now();
@@ -265,9 +291,14 @@ async fn read_benchmark(arguments: &Arguments) -> Result<String, String> {
     drop(log);
     // Disk reads: reopen with an empty cache.
     let cache = Rc::new(BatchCache::new(1 << 20));
-    let log = PartitionLog::open(GlommioFileSystem, &directory, bench_config(arguments), cache)
-        .await
-        .map_err(|e| e.to_string())?;
+    let log = PartitionLog::open(
+        GlommioFileSystem,
+        &directory,
+        bench_config(arguments),
+        cache,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let started = Instant::now();
     let (disk_bytes, _) = read_all(&log, Offset(0), arguments.read_bytes).await?;
     let disk_seconds = started.elapsed().as_secs_f64();
@@ -301,9 +332,14 @@ async fn idle_partitions_benchmark(arguments: &Arguments) -> Result<String, Stri
     };
     let batch = make_batch(1, 200, 0, 3);
     // Warm up allocator and runtime with one log so the baseline includes them.
-    let warm = PartitionLog::open(GlommioFileSystem, directory.join("warm"), config.clone(), cache.clone())
-        .await
-        .map_err(|e| e.to_string())?;
+    let warm = PartitionLog::open(
+        GlommioFileSystem,
+        directory.join("warm"),
+        config.clone(),
+        cache.clone(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let before = resident_bytes();
     let started = Instant::now();
     let logs = Rc::new(RefCell::new(Vec::with_capacity(arguments.count)));
@@ -327,14 +363,17 @@ async fn idle_partitions_benchmark(arguments: &Arguments) -> Result<String, Stri
                 }
                 next.set(index + 1);
                 let path = directory.join(format!("topic-{index}"));
-                let log = PartitionLog::open(GlommioFileSystem, &path, config.clone(), cache.clone())
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let log =
+                    PartitionLog::open(GlommioFileSystem, &path, config.clone(), cache.clone())
+                        .await
+                        .map_err(|e| e.to_string())?;
                 let context = AppendContext {
                     now_ms: 0,
                     leader_epoch: 0,
                 };
-                log.append(batch.clone(), context).await.map_err(|e| e.to_string())?;
+                log.append(batch.clone(), context)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 logs.borrow_mut().push(log);
             }
         }));

@@ -8,12 +8,7 @@
 //! sequence number, so a checker can recompute it. Four tasks append concurrently, so group
 //! commit is exercised too. Exits 0 after `COUNT` appends.
 
-use std::{
-    cell::Cell,
-    io::Write,
-    path::PathBuf,
-    rc::Rc,
-};
+use std::{cell::Cell, io::Write, path::PathBuf, rc::Rc};
 
 use storage::{
     run_on_local_executor, testing::make_batch, AppendContext, BatchCache, FlushPolicy,
@@ -65,7 +60,12 @@ fn main() {
                     }
                     next_sequence.set(sequence + 1);
                     let record_count = 1 + (sequence % 3) as i32;
-                    let batch = make_batch(record_count, payload_bytes(sequence), sequence as i64, sequence);
+                    let batch = make_batch(
+                        record_count,
+                        payload_bytes(sequence),
+                        sequence as i64,
+                        sequence,
+                    );
                     let context = AppendContext {
                         now_ms: sequence as i64,
                         leader_epoch: 0,

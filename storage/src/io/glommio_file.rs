@@ -10,7 +10,7 @@ use std::{
 };
 
 use glommio::{
-    io::{DmaBuffer, DmaFile, Directory, OpenOptions, ReadResult},
+    io::{Directory, DmaBuffer, DmaFile, OpenOptions, ReadResult},
     LocalExecutorBuilder, Placement,
 };
 

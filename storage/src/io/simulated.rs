@@ -252,7 +252,10 @@ impl SimulatedFileSystem {
     /// The file's current content, or `None` if it does not exist.
     pub fn content(&self, path: &Path) -> Option<Vec<u8>> {
         let state = self.state.borrow();
-        state.files.get(path).map(|data| data.borrow().content.clone())
+        state
+            .files
+            .get(path)
+            .map(|data| data.borrow().content.clone())
     }
 
     /// Replaces a file's content (current and durable), creating it if needed.
@@ -350,8 +353,8 @@ impl SegmentFile for SimulatedFile {
                 return Err(injected("write"));
             }
         }
-        if position % PAGE_BYTES != 0
-            || length_bytes as u64 % PAGE_BYTES != 0
+        if !position.is_multiple_of(PAGE_BYTES)
+            || !(length_bytes as u64).is_multiple_of(PAGE_BYTES)
             || length_bytes > buffer.0.len()
         {
             return Err(io::Error::new(
