@@ -80,7 +80,9 @@ impl LogConfig {
                 u32::MAX
             ));
         }
-        if self.write_chunk_bytes == 0 || !(self.write_chunk_bytes as u64).is_multiple_of(PAGE_BYTES) {
+        if self.write_chunk_bytes == 0
+            || !(self.write_chunk_bytes as u64).is_multiple_of(PAGE_BYTES)
+        {
             return fail(format!(
                 "write_chunk_bytes {} is not a positive multiple of 4096",
                 self.write_chunk_bytes
