@@ -114,6 +114,12 @@ fn reads_after_reopen_come_from_disk_and_match() {
         }
         let log = open_simulated(&file_system, small_config(), &cache).await;
         assert!(log.recovery_report().used_checkpoint);
+        assert!(log.recovery_report().segments > 1);
+        assert_eq!(
+            log.recovery_report().segments_scanned,
+            1,
+            "closed segments are not read"
+        );
         // Clean close: only the batches after the last index entry before the end are re-read.
         assert!(log.recovery_report().bytes_scanned <= 1024 + 700);
         assert_eq!(log.log_end_offset(), Offset(400));

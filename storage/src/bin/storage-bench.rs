@@ -240,6 +240,7 @@ async fn read_all(
     let mut next = from;
     let mut bytes = 0u64;
     let mut all_cached = true;
+    let mut checksum = 0u64;
     while next < end {
         let read = log
             .read(next, read_bytes, end)
@@ -250,9 +251,23 @@ async fn read_all(
         }
         all_cached &= read.from_cache;
         bytes += read.bytes as u64;
+        // Touch every byte, as a copy into a socket would.
+        for piece in &read.pieces {
+            checksum ^= fold(piece);
+        }
         next = read.next_offset;
     }
+    std::hint::black_box(checksum);
     Ok((bytes, all_cached))
+}
+
+/// XOR of the bytes as little-endian u64 words (the tail shorter than a word is ignored).
+fn fold(bytes: &[u8]) -> u64 {
+    bytes.chunks_exact(8).fold(0u64, |accumulator, word| {
+        let mut raw = [0u8; 8];
+        raw.copy_from_slice(word);
+        accumulator ^ u64::from_le_bytes(raw)
+    })
 }
 
 async fn read_benchmark(arguments: &Arguments) -> Result<String, String> {
