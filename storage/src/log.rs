@@ -1209,20 +1209,24 @@ impl<F: FileSystem> PartitionLog<F> {
             }
             (base, state.writer.file().clone(), size)
         };
-        let path = self.data_path(base);
-        let result = async {
-            file.truncate(size)
-                .await
-                .map_err(io_error("truncate", &path))?;
-            file.fdatasync().await.map_err(io_error("fdatasync", &path))
-        }
-        .await;
-        if let Err(error) = result {
-            self.mark_failed("truncate", &error.to_string());
-            return Err(error);
-        }
+        self.truncate_durably(&file, base, size).await?;
         self.state.borrow_mut().preallocated_size = size;
         self.write_index_files(base).await
+    }
+
+    /// Sets segment `base`'s data file size and makes it durable. Callers (roll, truncation)
+    /// fail the log if this fails.
+    async fn truncate_durably(
+        &self,
+        file: &F::File,
+        base: Offset,
+        size_bytes: u64,
+    ) -> Result<(), StorageError> {
+        let path = self.data_path(base);
+        file.truncate(size_bytes)
+            .await
+            .map_err(io_error("truncate", &path))?;
+        file.fdatasync().await.map_err(io_error("fdatasync", &path))
     }
 
     async fn write_index_files(&self, base: Offset) -> Result<(), StorageError> {
@@ -1388,17 +1392,8 @@ impl<F: FileSystem> PartitionLog<F> {
         .await
         .map_err(io_error("read", &path))?;
         let (cut_position, new_end) = cut;
-        let result = async {
-            file.truncate(cut_position)
-                .await
-                .map_err(io_error("truncate", &path))?;
-            file.fdatasync().await.map_err(io_error("fdatasync", &path))
-        }
-        .await;
-        if let Err(error) = result {
-            self.mark_failed("truncate", &error.to_string());
-            return Err(error);
-        }
+        self.truncate_durably(&file, target_base, cut_position)
+            .await?;
         self.file_system
             .sync_dir(&self.directory)
             .await

@@ -4,7 +4,7 @@ mod common;
 
 use std::rc::Rc;
 
-use common::{cache, context, directory, open_simulated, run, small_config};
+use common::{cache, context, directory, open_simulated, reopen, run, small_config};
 use storage::{
     testing::{make_batch, payload},
     BatchCache, FlushPolicy, GlommioFileSystem, LogConfig, Offset, PartitionLog,
@@ -233,9 +233,7 @@ fn log_append_time_stamps_batches_and_timestamp_lookups_work() {
             Some((10_990, Offset(99)))
         );
         // The same answers after a reopen, from the index files.
-        log.close().await.unwrap();
-        drop(log);
-        let log = open_simulated(&file_system, small_config(), &cache).await;
+        let log = reopen(log, &file_system, small_config(), &cache).await;
         assert_eq!(
             log.offset_for_timestamp(10_255).await.unwrap(),
             Some((Offset(26), 10_260))
@@ -289,9 +287,7 @@ fn retention_deletes_whole_old_segments_and_moves_log_start() {
         );
         // Reopen keeps the log start offset.
         let start = log.log_start_offset();
-        log.close().await.unwrap();
-        drop(log);
-        let log = open_simulated(&file_system, small_config(), &cache).await;
+        let log = reopen(log, &file_system, small_config(), &cache).await;
         assert_eq!(log.log_start_offset(), start);
         assert_eq!(log.log_end_offset(), Offset(60));
     });
@@ -315,9 +311,7 @@ fn advance_log_start_hides_and_deletes_old_data() {
         let read = log.read(Offset(25), 100, Offset(60)).await.unwrap();
         assert_eq!(read.headers()[0].base_offset, 24, "batch holding offset 25");
         assert!(log.advance_log_start(Offset(61)).await.is_err());
-        log.close().await.unwrap();
-        drop(log);
-        let log = open_simulated(&file_system, small_config(), &cache).await;
+        let log = reopen(log, &file_system, small_config(), &cache).await;
         assert_eq!(log.log_start_offset(), Offset(25));
     });
 }
@@ -348,9 +342,7 @@ fn truncate_removes_the_tail_and_appends_continue_from_there() {
         assert_eq!(headers.len(), 2);
         assert_eq!(headers[1].base_offset, 30);
         assert_eq!(headers[1].record_count, 1);
-        log.close().await.unwrap();
-        drop(log);
-        let log = open_simulated(&file_system, small_config(), &cache).await;
+        let log = reopen(log, &file_system, small_config(), &cache).await;
         assert_eq!(log.log_end_offset(), Offset(31));
         let read = log.read(Offset(30), 1 << 20, Offset(31)).await.unwrap();
         assert_eq!(read.headers()[0].record_count, 1);
