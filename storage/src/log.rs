@@ -32,7 +32,7 @@
 //! retries (after a failed fdatasync the page state is unknown). Reopening runs recovery.
 //!
 //! ## Recovery
-//! The checkpoint ([`crate::checkpoint`]) names a recovery point: everything before it was
+//! The checkpoint (file `partition.checkpoint`, format at `checkpoint.rs`) names a recovery point: everything before it was
 //! durable and valid when it was written. On open, segments before the recovery point are
 //! trusted without being read (only listed); from the recovery point on, batches are validated
 //! (length, magic, CRC32C, increasing offsets) and the first invalid byte ends the log: the
