@@ -612,3 +612,57 @@ fn real_files_through_io_uring_round_trip() {
         assert!(names.contains(&"partition.checkpoint".to_string()));
     });
 }
+
+#[test]
+fn an_append_dropped_while_waiting_for_its_turn_does_not_block_the_queue() {
+    use std::{future::Future, pin::pin, task::Poll};
+    run(|| async {
+        let file_system = SimulatedFileSystem::new();
+        let cache = cache();
+        let config = LogConfig {
+            unwritten_bytes_max: 16 * 1024,
+            ..small_config()
+        };
+        let log = open_simulated(&file_system, config, &cache).await;
+        let mut first = pin!(log.append(make_batch(1, 12_000, 0, 1), context(0)));
+        let mut dropped = Box::pin(log.append(make_batch(1, 8_000, 0, 2), context(0)));
+        let mut third = pin!(log.append(make_batch(1, 1_000, 0, 3), context(0)));
+        std::future::poll_fn(|context| {
+            assert!(first.as_mut().poll(context).is_pending());
+            // No room for 8 KB more unwritten bytes: it waits, holding the second turn.
+            assert!(dropped.as_mut().poll(context).is_pending());
+            assert!(third.as_mut().poll(context).is_pending());
+            Poll::Ready(())
+        })
+        .await;
+        assert_eq!(
+            log.log_end_offset(),
+            Offset(1),
+            "only the first was admitted"
+        );
+        drop(dropped);
+        let mut first_result = None;
+        let mut third_result = None;
+        std::future::poll_fn(|context| {
+            if first_result.is_none() {
+                if let Poll::Ready(result) = first.as_mut().poll(context) {
+                    first_result = Some(result);
+                }
+            }
+            if third_result.is_none() {
+                if let Poll::Ready(result) = third.as_mut().poll(context) {
+                    third_result = Some(result);
+                }
+            }
+            if first_result.is_some() && third_result.is_some() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        assert_eq!(first_result.unwrap().unwrap().base_offset, Offset(0));
+        assert_eq!(third_result.unwrap().unwrap().base_offset, Offset(1));
+        assert!(log.failure().is_none());
+    });
+}
