@@ -666,3 +666,39 @@ fn an_append_dropped_while_waiting_for_its_turn_does_not_block_the_queue() {
         assert!(log.failure().is_none());
     });
 }
+
+#[test]
+fn disk_reads_of_batches_larger_than_the_read_window_return_them_whole() {
+    run(|| async {
+        let file_system = SimulatedFileSystem::new();
+        let cache = cache();
+        let config = LogConfig {
+            segment_bytes_max: 1 << 20,
+            index_interval_bytes: 300_000,
+            write_chunk_bytes: 64 * 1024,
+            unwritten_bytes_max: 1 << 20,
+            ..small_config()
+        };
+        let log = open_simulated(&file_system, config.clone(), &cache).await;
+        let mut payloads = Vec::new();
+        for index in 0..12u64 {
+            let batch = make_batch(2, 100_000 + index as usize * 997, 0, index);
+            payloads.push(payload(&batch).to_vec());
+            log.append(batch, context(0)).await.unwrap();
+        }
+        let log = reopen(log, &file_system, config, &cache).await;
+        for (index, expected) in payloads.iter().enumerate() {
+            // Offsets 2i and 2i+1 are in batch i; ask for the second one with a tiny limit.
+            let read = log
+                .read(Offset(index as i64 * 2 + 1), 10, Offset(24))
+                .await
+                .unwrap();
+            assert!(!read.from_cache);
+            let headers = read.headers();
+            assert_eq!(headers.len(), 1, "batch {index}");
+            assert_eq!(headers[0].base_offset, index as i64 * 2);
+            assert_eq!(payload(&read.to_vec()), &expected[..]);
+            assert_eq!(read.next_offset, Offset(index as i64 * 2 + 2));
+        }
+    });
+}
