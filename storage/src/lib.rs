@@ -8,8 +8,8 @@
 //! ## Why it looks like this
 //! - **Direct I/O through io_uring** ([`io::glommio_file`]): the kernel page cache is bypassed so
 //!   that write bandwidth and latency are the device's, not the writeback daemon's. The price is
-//!   alignment: every write covers whole 4 KiB pages from an aligned buffer. The
-//!   [`writer`](crate::log) keeps the partial last page in memory and rewrites it with the next
+//!   alignment: every write covers whole 4 KiB pages from an aligned buffer. The active
+//!   segment's writer keeps the partial last page in memory and rewrites it with the next
 //!   write, and coalesces small appends into large writes with a few in flight.
 //! - **Group commit**: one fdatasync covers every append that arrived while the previous one
 //!   ran, so durable appends cost one device flush per batch of concurrent appends, not one each.

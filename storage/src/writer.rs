@@ -8,9 +8,11 @@
 //! the page is rewritten, now fuller, by the next write ("partial last page kept in memory and
 //! rewritten until full").
 //!
-//! Up to `writes_in_flight_max` sealed chunks may be in flight at once, but a write whose first
-//! page overlaps the previous write's last page waits for it: two in-flight writes of the same
-//! page could complete in either order and leave the older copy on disk.
+//! While writes are in flight, new data does not wait for them all: its whole pages are sent at
+//! once (the partial last page stays for a later write), up to `writes_in_flight_max` writes.
+//! A write whose first page overlaps the previous write's last page (a padded partial page)
+//! waits for it: two in-flight writes of the same page could complete in either order and
+//! leave the older copy on disk.
 //!
 //! This type is a plain state machine: it hands out [`WriteJob`]s and is told when they
 //! complete. The log performs the I/O. Memory bound: the current chunk, the sealed queue
@@ -165,20 +167,66 @@ impl<W: SegmentFile> SegmentWriter<W> {
         });
     }
 
+    /// Whether [`SegmentWriter::take_job`] would now seal a partly filled chunk (the writer is
+    /// idle with new data). The log lets other ready appends run first, so they join the write.
+    pub(crate) fn would_seal_partial_chunk(&self) -> bool {
+        self.sealed.is_empty()
+            && self.in_flight.is_empty()
+            && self
+                .current
+                .as_ref()
+                .is_some_and(|chunk| chunk.fill > chunk.carried_bytes)
+    }
+
+    /// Moves the whole pages of the current chunk to the sealed queue; the partial last page
+    /// (not written by this write, so still new data) starts the next chunk.
+    fn seal_full_pages(&mut self) {
+        let Some(chunk) = self.current.take() else {
+            return;
+        };
+        let full_pages = page_align_down(chunk.fill as u64) as usize;
+        assert!(full_pages > 0 && full_pages > chunk.carried_bytes);
+        let rest = chunk.fill - full_pages;
+        if rest > 0 {
+            let mut buffer = self.file.alloc_write_buffer(self.chunk_bytes);
+            buffer.as_mut()[..rest].copy_from_slice(&chunk.buffer.as_ref()[full_pages..chunk.fill]);
+            self.current = Some(Chunk {
+                buffer,
+                file_position: chunk.file_position + full_pages as u64,
+                fill: rest,
+                carried_bytes: 0,
+            });
+        }
+        self.sealed.push_back(SealedChunk {
+            buffer: chunk.buffer,
+            file_position: chunk.file_position,
+            length_bytes: full_pages,
+            logical_end: chunk.file_position + full_pages as u64,
+        });
+    }
+
     /// The next write to perform, if one may start now.
     pub(crate) fn take_job(&mut self) -> Option<WriteJob<W::WriteBuffer>> {
         if self.in_flight.len() >= self.writes_in_flight_max {
             return None;
         }
         if self.sealed.is_empty() {
-            let has_new_data = self
-                .current
-                .as_ref()
-                .is_some_and(|chunk| chunk.fill > chunk.carried_bytes);
-            if !has_new_data || !self.in_flight.is_empty() {
+            let chunk = self.current.as_ref()?;
+            if chunk.fill <= chunk.carried_bytes {
                 return None;
             }
-            self.seal_current();
+            match self.in_flight.back() {
+                None => self.seal_current(),
+                Some(previous) => {
+                    // Writes are in flight: send the full pages now, without the partial last
+                    // page, so this write cannot overlap the next one.
+                    let full_pages = page_align_down(chunk.fill as u64);
+                    if full_pages == 0 || chunk.file_position < previous.end_position {
+                        return None;
+                    }
+                    self.seal_full_pages();
+                }
+            }
         }
         let next = self.sealed.front()?;
         if let Some(previous) = self.in_flight.back() {
@@ -277,7 +325,7 @@ mod tests {
         writer.append(&[3u8; 5000]);
         assert!(
             writer.take_job().is_none(),
-            "partial chunk waits while a write is in flight"
+            "the new chunk starts on page 0, still in flight: it waits"
         );
         assert_eq!(writer.complete(first.id), 100);
         let second = writer.take_job().expect("coalesced write");
@@ -313,6 +361,34 @@ mod tests {
         let d = writer.take_job().unwrap();
         assert_eq!((d.position, d.length_bytes), (24576, 4096));
         assert_eq!(writer.complete(d.id), 8192 * 3 + 10);
+    }
+
+    #[test]
+    fn whole_pages_go_out_while_a_write_is_in_flight() {
+        let mut writer = SegmentWriter::new(file(), 65536, 4, 0, Vec::new());
+        writer.append(&[1u8; 8192]);
+        let first = writer.take_job().unwrap();
+        assert_eq!((first.position, first.length_bytes), (0, 8192));
+        writer.append(&[2u8; 3000]);
+        assert!(writer.take_job().is_none(), "less than a page: wait");
+        writer.append(&[3u8; 6000]);
+        let second = writer
+            .take_job()
+            .expect("whole pages go while the first is in flight");
+        assert_eq!((second.position, second.length_bytes), (8192, 8192));
+        // 808 bytes are left in the partial page, written later.
+        assert_eq!(
+            writer.complete(second.id),
+            0,
+            "completion waits for the first write"
+        );
+        assert_eq!(writer.complete(first.id), 16384);
+        let third = writer
+            .take_job()
+            .expect("idle: the partial page goes, padded");
+        assert_eq!((third.position, third.length_bytes), (16384, 4096));
+        assert_eq!(&third.buffer.as_ref()[..808], &[3u8; 808][..]);
+        assert_eq!(writer.complete(third.id), 8192 + 9000);
     }
 
     #[test]

@@ -4,7 +4,7 @@ mod common;
 
 use std::rc::Rc;
 
-use common::{cache, context, directory, open_simulated, run, small_config};
+use common::{cache, context, directory, open_simulated, reopen, run, small_config};
 use storage::{
     testing::{make_batch, payload},
     BatchCache, FlushPolicy, GlommioFileSystem, LogConfig, Offset, PartitionLog,
@@ -114,6 +114,12 @@ fn reads_after_reopen_come_from_disk_and_match() {
         }
         let log = open_simulated(&file_system, small_config(), &cache).await;
         assert!(log.recovery_report().used_checkpoint);
+        assert!(log.recovery_report().segments > 1);
+        assert_eq!(
+            log.recovery_report().segments_scanned,
+            1,
+            "closed segments are not read"
+        );
         // Clean close: only the batches after the last index entry before the end are re-read.
         assert!(log.recovery_report().bytes_scanned <= 1024 + 700);
         assert_eq!(log.log_end_offset(), Offset(400));
@@ -227,9 +233,7 @@ fn log_append_time_stamps_batches_and_timestamp_lookups_work() {
             Some((10_990, Offset(99)))
         );
         // The same answers after a reopen, from the index files.
-        log.close().await.unwrap();
-        drop(log);
-        let log = open_simulated(&file_system, small_config(), &cache).await;
+        let log = reopen(log, &file_system, small_config(), &cache).await;
         assert_eq!(
             log.offset_for_timestamp(10_255).await.unwrap(),
             Some((Offset(26), 10_260))
@@ -283,9 +287,7 @@ fn retention_deletes_whole_old_segments_and_moves_log_start() {
         );
         // Reopen keeps the log start offset.
         let start = log.log_start_offset();
-        log.close().await.unwrap();
-        drop(log);
-        let log = open_simulated(&file_system, small_config(), &cache).await;
+        let log = reopen(log, &file_system, small_config(), &cache).await;
         assert_eq!(log.log_start_offset(), start);
         assert_eq!(log.log_end_offset(), Offset(60));
     });
@@ -309,9 +311,7 @@ fn advance_log_start_hides_and_deletes_old_data() {
         let read = log.read(Offset(25), 100, Offset(60)).await.unwrap();
         assert_eq!(read.headers()[0].base_offset, 24, "batch holding offset 25");
         assert!(log.advance_log_start(Offset(61)).await.is_err());
-        log.close().await.unwrap();
-        drop(log);
-        let log = open_simulated(&file_system, small_config(), &cache).await;
+        let log = reopen(log, &file_system, small_config(), &cache).await;
         assert_eq!(log.log_start_offset(), Offset(25));
     });
 }
@@ -342,9 +342,7 @@ fn truncate_removes_the_tail_and_appends_continue_from_there() {
         assert_eq!(headers.len(), 2);
         assert_eq!(headers[1].base_offset, 30);
         assert_eq!(headers[1].record_count, 1);
-        log.close().await.unwrap();
-        drop(log);
-        let log = open_simulated(&file_system, small_config(), &cache).await;
+        let log = reopen(log, &file_system, small_config(), &cache).await;
         assert_eq!(log.log_end_offset(), Offset(31));
         let read = log.read(Offset(30), 1 << 20, Offset(31)).await.unwrap();
         assert_eq!(read.headers()[0].record_count, 1);
@@ -612,5 +610,95 @@ fn real_files_through_io_uring_round_trip() {
         names.sort();
         assert!(names.contains(&"00000000000000000000.log".to_string()));
         assert!(names.contains(&"partition.checkpoint".to_string()));
+    });
+}
+
+#[test]
+fn an_append_dropped_while_waiting_for_its_turn_does_not_block_the_queue() {
+    use std::{future::Future, pin::pin, task::Poll};
+    run(|| async {
+        let file_system = SimulatedFileSystem::new();
+        let cache = cache();
+        let config = LogConfig {
+            unwritten_bytes_max: 16 * 1024,
+            ..small_config()
+        };
+        let log = open_simulated(&file_system, config, &cache).await;
+        let mut first = pin!(log.append(make_batch(1, 12_000, 0, 1), context(0)));
+        let mut dropped = Box::pin(log.append(make_batch(1, 8_000, 0, 2), context(0)));
+        let mut third = pin!(log.append(make_batch(1, 1_000, 0, 3), context(0)));
+        std::future::poll_fn(|context| {
+            assert!(first.as_mut().poll(context).is_pending());
+            // No room for 8 KB more unwritten bytes: it waits, holding the second turn.
+            assert!(dropped.as_mut().poll(context).is_pending());
+            assert!(third.as_mut().poll(context).is_pending());
+            Poll::Ready(())
+        })
+        .await;
+        assert_eq!(
+            log.log_end_offset(),
+            Offset(1),
+            "only the first was admitted"
+        );
+        drop(dropped);
+        let mut first_result = None;
+        let mut third_result = None;
+        std::future::poll_fn(|context| {
+            if first_result.is_none() {
+                if let Poll::Ready(result) = first.as_mut().poll(context) {
+                    first_result = Some(result);
+                }
+            }
+            if third_result.is_none() {
+                if let Poll::Ready(result) = third.as_mut().poll(context) {
+                    third_result = Some(result);
+                }
+            }
+            if first_result.is_some() && third_result.is_some() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        assert_eq!(first_result.unwrap().unwrap().base_offset, Offset(0));
+        assert_eq!(third_result.unwrap().unwrap().base_offset, Offset(1));
+        assert!(log.failure().is_none());
+    });
+}
+
+#[test]
+fn disk_reads_of_batches_larger_than_the_read_window_return_them_whole() {
+    run(|| async {
+        let file_system = SimulatedFileSystem::new();
+        let cache = cache();
+        let config = LogConfig {
+            segment_bytes_max: 1 << 20,
+            index_interval_bytes: 300_000,
+            write_chunk_bytes: 64 * 1024,
+            unwritten_bytes_max: 1 << 20,
+            ..small_config()
+        };
+        let log = open_simulated(&file_system, config.clone(), &cache).await;
+        let mut payloads = Vec::new();
+        for index in 0..12u64 {
+            let batch = make_batch(2, 100_000 + index as usize * 997, 0, index);
+            payloads.push(payload(&batch).to_vec());
+            log.append(batch, context(0)).await.unwrap();
+        }
+        let log = reopen(log, &file_system, config, &cache).await;
+        for (index, expected) in payloads.iter().enumerate() {
+            // Offsets 2i and 2i+1 are in batch i; ask for the second one with a tiny limit.
+            let read = log
+                .read(Offset(index as i64 * 2 + 1), 10, Offset(24))
+                .await
+                .unwrap();
+            assert!(!read.from_cache);
+            let headers = read.headers();
+            assert_eq!(headers.len(), 1, "batch {index}");
+            assert_eq!(headers[0].base_offset, index as i64 * 2);
+            assert_eq!(payload(&read.to_vec()), &expected[..]);
+            assert_eq!(read.next_offset, Offset(index as i64 * 2 + 2));
+        }
     });
 }

@@ -118,7 +118,8 @@ impl FileSystem for GlommioFileSystem {
     }
 
     async fn sync_dir(&self, path: &Path) -> io::Result<()> {
-        let directory = Directory::open(path).await?;
+        // glommio cannot open a directory by a relative path.
+        let directory = Directory::open(std::path::absolute(path)?).await?;
         directory.sync().await?;
         Ok(directory.close().await?)
     }

@@ -53,3 +53,15 @@ pub async fn open_simulated(
 pub fn cache() -> Rc<BatchCache> {
     Rc::new(BatchCache::new(1 << 20))
 }
+
+/// Closes `log` cleanly, drops it and opens the directory again with `config`.
+pub async fn reopen(
+    log: PartitionLog<SimulatedFileSystem>,
+    file_system: &SimulatedFileSystem,
+    config: LogConfig,
+    cache: &Rc<BatchCache>,
+) -> PartitionLog<SimulatedFileSystem> {
+    log.close().await.expect("log closes");
+    drop(log);
+    open_simulated(file_system, config, cache).await
+}
