@@ -17,6 +17,7 @@
 //!   that name the failing field. Encoding computes the exact size first and can emit records
 //!   as separate chunks, so a Fetch response reaches the socket as a gather list without its
 //!   record data being copied.
+//! - [`error_code`]: Kafka's error codes and their names.
 //! - [`records`]: the record batch v2 format (the unit the broker stores as received), its
 //!   CRC32C, in-place rewrites of the fields a broker owns, record iteration and compression.
 //!
@@ -27,5 +28,6 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod error_code;
 pub mod messages;
 pub mod records;
