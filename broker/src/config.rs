@@ -116,6 +116,12 @@ pub struct Settings {
     #[arg(long, env = "FERRITE_READ_CACHE_BYTES_PER_CORE", value_name = "BYTES")]
     pub read_cache_bytes_per_core: Option<usize>,
 
+    /// Incremental fetch sessions (KIP-227) kept per core, as Kafka's
+    /// max.incremental.fetch.session.cache.slots; the least recently used is evicted
+    /// [default: 1000].
+    #[arg(long, env = "FERRITE_FETCH_SESSIONS_PER_CORE_MAX")]
+    pub fetch_sessions_per_core_max: Option<usize>,
+
     /// Log output format: `text` for people, `json` for log collectors [default: text].
     #[arg(long, env = "FERRITE_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -150,6 +156,7 @@ pub struct BrokerConfig {
     pub auto_create_topics: bool,
     pub default_partitions: i32,
     pub read_cache_bytes_per_core: usize,
+    pub fetch_sessions_per_core_max: usize,
     pub log_format: LogFormat,
     pub log: String,
 }
@@ -214,6 +221,9 @@ impl Settings {
             read_cache_bytes_per_core: self
                 .read_cache_bytes_per_core
                 .or(lower.read_cache_bytes_per_core),
+            fetch_sessions_per_core_max: self
+                .fetch_sessions_per_core_max
+                .or(lower.fetch_sessions_per_core_max),
             log_format: self.log_format.or(lower.log_format),
             log: self.log.or(lower.log),
         }
@@ -272,6 +282,7 @@ impl Settings {
             auto_create_topics: self.auto_create_topics.unwrap_or(true),
             default_partitions: self.default_partitions.unwrap_or(1),
             read_cache_bytes_per_core: self.read_cache_bytes_per_core.unwrap_or(64 << 20),
+            fetch_sessions_per_core_max: self.fetch_sessions_per_core_max.unwrap_or(1000),
             log_format: self.log_format.unwrap_or(LogFormat::Text),
             log: self.log.unwrap_or_else(|| "info".to_owned()),
         };
@@ -281,6 +292,20 @@ impl Settings {
 }
 
 impl BrokerConfig {
+    /// A configuration for tests and embedding: listen on a free loopback port, data in
+    /// `data_dir`, one core (the first this process may use), small memory.
+    pub fn for_tests(data_dir: &Path) -> BrokerConfig {
+        let settings = Settings {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            data_dir: Some(data_dir.to_path_buf()),
+            cores: Some(available_cores().first().copied().unwrap_or(0).to_string()),
+            io_memory_bytes: Some(512 * 1024),
+            read_cache_bytes_per_core: Some(16 << 20),
+            ..Settings::default()
+        };
+        settings.resolve().expect("the test configuration is valid")
+    }
+
     fn check(&self) -> Result<(), ConfigError> {
         let positive = [
             ("connections_max", self.connections_max as u64),

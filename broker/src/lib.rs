@@ -1,11 +1,22 @@
 //! # broker: the `ferrite` server
 //!
 //! A Kafka-compatible broker, thread-per-core: one pinned glommio executor (a *shard*) per
-//! configured core, sharing nothing. The pieces so far:
+//! configured core, sharing nothing. Module map, from the socket inwards:
 //!
+//! - [`server`]: start-up (data directory lock, metadata recovery, listener, shards) and
+//!   orderly shutdown.
+//! - [`connection`]: one client connection: frames in, replies out in request order, limits.
+//! - [`handlers`]: one file per Kafka API, registered in one table with their versions.
+//! - [`shard`]: what one core owns, and how metadata changes reach every core.
+//! - [`partitions`]: the partition logs of one shard (on the `storage` crate).
+//! - [`fetch_session`]: incremental fetch sessions (KIP-227).
+//! - [`metadata`]: the metadata log, image, records and partition placement.
+//! - [`topics`], [`topic_config`]: topic creation and the topic config table.
 //! - [`config`]: every setting, from flags, environment, a TOML file and defaults.
-//! - [`data_dir`]: the data directory and the lock that gives one broker sole use of it.
-//! - [`runtime`]: the only code that names glommio: executors, the shared listener, signals.
+//! - [`data_dir`], [`checkpoint`], [`frame`]: the data directory lock, checkpoint files, frame
+//!   sizes.
+//! - [`runtime`]: the only code that names glommio: executors, listener, streams, cross-shard
+//!   calls, tasks, timers, signals.
 //!
 //! Architecture invariant: handlers and coordinators never name the async runtime; they use
 //! the types in [`runtime`].
@@ -14,7 +25,13 @@ pub mod checkpoint;
 pub mod config;
 pub mod connection;
 pub mod data_dir;
+pub mod fetch_session;
 pub mod frame;
+pub mod handlers;
 pub mod metadata;
+pub mod partitions;
 pub mod runtime;
+pub mod server;
+pub mod shard;
 pub mod topic_config;
+pub mod topics;

@@ -205,6 +205,54 @@ pub fn effective<'a>(overrides: &'a BTreeMap<String, String>, name: &str) -> Opt
     Some(overrides.get(name).map_or(spec.default, String::as_str))
 }
 
+/// A config's effective value as a number. Only for names in the table whose kind is a
+/// number; their values were validated when recorded.
+fn effective_number(overrides: &BTreeMap<String, String>, name: &str) -> i64 {
+    let value = effective(overrides, name).expect("a config in the table");
+    value
+        .trim()
+        .parse()
+        .expect("configs are validated before they are recorded")
+}
+
+/// The storage settings of a partition log of a topic with these config overrides.
+///
+/// `flush.messages = 1` (the default) makes every append durable before it is acknowledged;
+/// any other value flushes on `flush.ms` only (storage counts bytes, not messages, so the
+/// message count itself is not enforced). A negative `retention.ms` or `retention.bytes` means
+/// unlimited, as in Kafka.
+pub fn log_config(overrides: &BTreeMap<String, String>) -> storage::LogConfig {
+    let non_negative = |value: i64| u64::try_from(value).ok();
+    let flush = if effective_number(overrides, "flush.messages") == 1 {
+        storage::FlushPolicy::OnAppend
+    } else {
+        storage::FlushPolicy::Interval {
+            interval_ms: non_negative(effective_number(overrides, "flush.ms")).unwrap_or(u64::MAX),
+            bytes: u64::MAX,
+        }
+    };
+    let timestamp_type = match effective(overrides, "message.timestamp.type") {
+        Some("LogAppendTime") => storage::TimestampType::LogAppendTime,
+        _ => storage::TimestampType::CreateTime,
+    };
+    storage::LogConfig {
+        segment_bytes_max: non_negative(effective_number(overrides, "segment.bytes"))
+            .expect("segment.bytes has a positive minimum"),
+        segment_ms: non_negative(effective_number(overrides, "segment.ms")).unwrap_or(u64::MAX),
+        index_interval_bytes: u32::try_from(effective_number(overrides, "index.interval.bytes"))
+            .unwrap_or(u32::MAX),
+        retention_ms: non_negative(effective_number(overrides, "retention.ms")),
+        retention_bytes: non_negative(effective_number(overrides, "retention.bytes")),
+        flush,
+        timestamp_type,
+        // Storage needs room for a batch header; smaller limits refuse every batch anyway.
+        batch_bytes_max: usize::try_from(effective_number(overrides, "max.message.bytes"))
+            .unwrap_or(usize::MAX)
+            .max(wire::records::BATCH_HEADER_LEN),
+        ..storage::LogConfig::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +284,40 @@ mod tests {
             .unwrap_err()
             .contains("unknown"));
         assert!(validate_all([("retention.ms", "1"), ("segment.ms", "0")]).is_err());
+    }
+
+    #[test]
+    fn log_config_follows_the_topic_configs() {
+        let defaults = log_config(&BTreeMap::new());
+        defaults.validate().unwrap();
+        assert_eq!(defaults.flush, storage::FlushPolicy::OnAppend);
+        assert_eq!(defaults.retention_ms, Some(604_800_000));
+        assert_eq!(defaults.retention_bytes, None);
+        assert_eq!(defaults.batch_bytes_max, 1_048_588);
+        let overrides = BTreeMap::from([
+            ("flush.messages".to_owned(), "1000".to_owned()),
+            ("flush.ms".to_owned(), "250".to_owned()),
+            ("retention.ms".to_owned(), "-1".to_owned()),
+            ("retention.bytes".to_owned(), "4096".to_owned()),
+            ("segment.bytes".to_owned(), "8192".to_owned()),
+            (
+                "message.timestamp.type".to_owned(),
+                "LogAppendTime".to_owned(),
+            ),
+        ]);
+        let custom = log_config(&overrides);
+        custom.validate().unwrap();
+        assert_eq!(
+            custom.flush,
+            storage::FlushPolicy::Interval {
+                interval_ms: 250,
+                bytes: u64::MAX
+            }
+        );
+        assert_eq!(custom.retention_ms, None);
+        assert_eq!(custom.retention_bytes, Some(4096));
+        assert_eq!(custom.segment_bytes_max, 8192);
+        assert_eq!(custom.timestamp_type, storage::TimestampType::LogAppendTime);
     }
 
     #[test]

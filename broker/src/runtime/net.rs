@@ -66,3 +66,58 @@ impl StreamWriter {
         let _ = self.stream.shutdown(std::net::Shutdown::Both).await;
     }
 }
+
+/// The open connections of one shard, so that stopping can end their reads: shutting a
+/// socket's reading side down makes the pending read return end-of-stream, and the connection
+/// then finishes the replies it owes and closes.
+#[derive(Debug, Default)]
+pub struct OpenConnections {
+    next_id: std::cell::Cell<u64>,
+    descriptors: std::cell::RefCell<std::collections::HashMap<u64, std::os::fd::RawFd>>,
+}
+
+/// A connection's entry in [`OpenConnections`]; removes itself when dropped.
+pub struct OpenConnection {
+    id: u64,
+    registry: std::rc::Rc<OpenConnections>,
+}
+
+impl OpenConnections {
+    pub fn len(&self) -> usize {
+        self.descriptors.borrow().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Registers `reader`'s socket until the returned entry is dropped (drop it before the
+    /// reader, so the descriptor is never used after it is closed).
+    pub fn register(self: &std::rc::Rc<Self>, reader: &StreamReader) -> OpenConnection {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        self.descriptors
+            .borrow_mut()
+            .insert(id, reader.stream.as_raw_fd());
+        OpenConnection {
+            id,
+            registry: self.clone(),
+        }
+    }
+
+    /// Ends the reads of every open connection.
+    pub fn shut_down_reads(&self) {
+        for &fd in self.descriptors.borrow().values() {
+            // SAFETY: the descriptor is open: entries are removed before their socket closes.
+            unsafe {
+                libc::shutdown(fd, libc::SHUT_RD);
+            }
+        }
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.registry.descriptors.borrow_mut().remove(&self.id);
+    }
+}

@@ -61,3 +61,38 @@ impl<T> QueueReceiver<T> {
         self.inner.recv().await
     }
 }
+
+/// Lets one task at a time through a section that spans awaits (for example a metadata change
+/// and its broadcast to every shard), in arrival order.
+pub struct Serializer {
+    permits: glommio::sync::Semaphore,
+}
+
+/// Held while inside the serialized section.
+pub struct SerializerTurn<'a> {
+    _permit: glommio::sync::Permit<'a>,
+}
+
+impl Default for Serializer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Serializer {
+    pub fn new() -> Self {
+        Self {
+            permits: glommio::sync::Semaphore::new(1),
+        }
+    }
+
+    /// Waits for this task's turn.
+    pub async fn turn(&self) -> SerializerTurn<'_> {
+        let permit = self
+            .permits
+            .acquire_permit(1)
+            .await
+            .expect("the serializer's semaphore is never closed");
+        SerializerTurn { _permit: permit }
+    }
+}

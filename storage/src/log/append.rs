@@ -14,7 +14,7 @@ impl<F: FileSystem> PartitionLog<F> {
         context: AppendContext,
     ) -> Result<AppendInfo, StorageError> {
         let (info, end_offset) = self.admit(records, context).await?;
-        match self.config.flush {
+        match self.config().flush {
             FlushPolicy::OnAppend => self.wait_durable(end_offset).await?,
             FlushPolicy::Interval { interval_ms, bytes } => {
                 self.wait_written(end_offset).await?;
@@ -39,7 +39,7 @@ impl<F: FileSystem> PartitionLog<F> {
         &self,
         records: &[u8],
     ) -> Result<Vec<PendingBatch>, StorageError> {
-        if records.is_empty() || records.len() as u64 > self.config.segment_bytes_max {
+        if records.is_empty() || records.len() as u64 > self.config().segment_bytes_max {
             return Err(StorageError::InvalidAppend {
                 length_bytes: records.len(),
                 reason: "records must be non-empty and fit one segment",
@@ -47,7 +47,7 @@ impl<F: FileSystem> PartitionLog<F> {
         }
         let mut batches = Vec::new();
         let mut start = 0usize;
-        for result in split_batches(records, self.config.batch_bytes_max) {
+        for result in split_batches(records, self.config().batch_bytes_max) {
             let (header, batch) = result?;
             batches.push(PendingBatch {
                 header,
@@ -94,7 +94,7 @@ impl<F: FileSystem> PartitionLog<F> {
                         roll = true;
                     } else if state.writer.unwritten_bytes() == 0
                         || state.writer.unwritten_bytes() + total_bytes
-                            <= self.config.unwritten_bytes_max
+                            <= self.config().unwritten_bytes_max
                     {
                         let records = records.take().expect("admitted once");
                         let result = self.admit_now(&mut state, records, &batches, context);
@@ -127,10 +127,10 @@ impl<F: FileSystem> PartitionLog<F> {
         if active.size_bytes == 0 {
             return false;
         }
-        let too_big = active.size_bytes + total_bytes > self.config.segment_bytes_max;
+        let too_big = active.size_bytes + total_bytes > self.config().segment_bytes_max;
         let too_old = active
             .first_append_ms
-            .is_some_and(|first| now_ms.saturating_sub(first) >= self.config.segment_ms as i64);
+            .is_some_and(|first| now_ms.saturating_sub(first) >= self.config().segment_ms as i64);
         let offsets_overflow =
             state.log_end_offset.0 + offsets_needed - active.base_offset.0 > i64::from(i32::MAX);
         too_big || too_old || offsets_overflow
@@ -148,8 +148,8 @@ impl<F: FileSystem> PartitionLog<F> {
         let base_offset = state.log_end_offset;
         let segment_base = state.active_base();
         let start_position = state.writer.logical_size();
-        let log_append_time = self.config.timestamp_type == TimestampType::LogAppendTime;
-        let interval = self.config.index_interval_bytes;
+        let log_append_time = self.config().timestamp_type == TimestampType::LogAppendTime;
+        let interval = self.config().index_interval_bytes;
         let mut next = base_offset;
         let mut max_timestamp_ms = i64::MIN;
         let mut stamped = Vec::with_capacity(batches.len());
@@ -222,9 +222,9 @@ impl<F: FileSystem> PartitionLog<F> {
             };
             let end = job.position + job.length_bytes as u64;
             let preallocate_to =
-                (self.config.preallocate_bytes > 0 && end > state.preallocated_size).then(|| {
-                    let target = (end + self.config.preallocate_bytes)
-                        .min(page_align_up(self.config.segment_bytes_max))
+                (self.config().preallocate_bytes > 0 && end > state.preallocated_size).then(|| {
+                    let target = (end + self.config().preallocate_bytes)
+                        .min(page_align_up(self.config().segment_bytes_max))
                         .max(end);
                     state.preallocated_size = target;
                     target
@@ -368,7 +368,7 @@ impl<F: FileSystem> PartitionLog<F> {
     /// writes a new recovery checkpoint when `recovery_checkpoint_bytes` were made durable
     /// since the last one (this bounds the work of the next open).
     pub async fn tick(&self, now_ms: i64) -> Result<(), StorageError> {
-        if let FlushPolicy::Interval { interval_ms, .. } = self.config.flush {
+        if let FlushPolicy::Interval { interval_ms, .. } = self.config().flush {
             let due = {
                 let state = self.state.borrow();
                 state.flushed_offset < state.log_end_offset
@@ -384,7 +384,7 @@ impl<F: FileSystem> PartitionLog<F> {
             state.failure.is_none()
                 && !state.closed
                 && state.flushed_size
-                    >= state.checkpoint_position + self.config.recovery_checkpoint_bytes
+                    >= state.checkpoint_position + self.config().recovery_checkpoint_bytes
         };
         if checkpoint_due {
             self.write_checkpoint().await?;

@@ -220,7 +220,7 @@ impl<W: SegmentFile> State<W> {
 pub struct PartitionLog<F: FileSystem = GlommioFileSystem> {
     file_system: F,
     directory: PathBuf,
-    config: LogConfig,
+    config: RefCell<Rc<LogConfig>>,
     cache: Rc<BatchCache>,
     cache_id: CacheLogId,
     state: RefCell<State<F::File>>,

@@ -178,8 +178,8 @@ impl<F: FileSystem> PartitionLog<F> {
     ) -> Result<LogReadOf<F>, StorageError> {
         let mut window = bytes_max
             .max(DISK_READ_BYTES_MIN)
-            .saturating_add(self.config.index_interval_bytes as usize)
-            .min(self.config.segment_bytes_max as usize);
+            .saturating_add(self.config().index_interval_bytes as usize)
+            .min(self.config().segment_bytes_max as usize);
         let path = self.data_path(base);
         let corrupt = |detail: String| StorageError::Corrupt {
             path: path.clone(),
@@ -222,7 +222,7 @@ impl<F: FileSystem> PartitionLog<F> {
                     }
                 };
                 header
-                    .check(self.config.batch_bytes_max)
+                    .check(self.config().batch_bytes_max)
                     .map_err(|error| corrupt(format!("at {}: {error}", position + at as u64)))?;
                 let total = header.total_len();
                 if rest.len() < total {
@@ -242,7 +242,7 @@ impl<F: FileSystem> PartitionLog<F> {
                     finished = true;
                     break;
                 }
-                BatchHeader::validate(rest, self.config.batch_bytes_max)
+                BatchHeader::validate(rest, self.config().batch_bytes_max)
                     .map_err(|error| corrupt(format!("at {}: {error}", position + at as u64)))?;
                 taken = Some((taken.map_or(at, |(first, _)| first), at + total));
                 next_offset = Offset(header.last_offset() + 1);
@@ -339,14 +339,14 @@ impl<F: FileSystem> PartitionLog<F> {
                     "rebuilding segment indexes from the data file");
                 let file = self.segment_file(base).await?;
                 let mut indexes = SegmentIndexes::default();
-                let interval = self.config.index_interval_bytes;
+                let interval = self.config().index_interval_bytes;
                 let path = self.data_path(base);
                 scan_segment(
                     &*file,
                     0,
                     size,
                     base,
-                    self.config.batch_bytes_max,
+                    self.config().batch_bytes_max,
                     |header, position| indexes.on_batch(base, header, position, interval),
                 )
                 .await

@@ -268,7 +268,7 @@ impl<F: FileSystem> PartitionLog<F> {
         let log = Self {
             file_system,
             directory,
-            config,
+            config: RefCell::new(Rc::new(config)),
             cache,
             cache_id,
             state: RefCell::new(state),
@@ -289,7 +289,25 @@ impl<F: FileSystem> PartitionLog<F> {
         &self.directory
     }
 
-    pub fn config(&self) -> &LogConfig {
-        &self.config
+    /// The settings in force (a snapshot: [`PartitionLog::set_config`] may replace them).
+    pub fn config(&self) -> Rc<LogConfig> {
+        self.config.borrow().clone()
+    }
+
+    /// Replaces the settings a topic may change while the log is open (segment size and age,
+    /// retention, flush policy, timestamp type, largest batch, index interval); they apply from
+    /// the next append, roll or retention pass. The write-buffer sizing chosen at open stays.
+    pub fn set_config(&self, config: LogConfig) -> Result<(), StorageError> {
+        config.validate()?;
+        let current = self.config();
+        let config = LogConfig {
+            write_chunk_bytes: current.write_chunk_bytes,
+            writes_in_flight_max: current.writes_in_flight_max,
+            unwritten_bytes_max: current.unwritten_bytes_max,
+            ..config
+        };
+        *self.config.borrow_mut() = Rc::new(config);
+        self.signal.notify();
+        Ok(())
     }
 }

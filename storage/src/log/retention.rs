@@ -61,10 +61,10 @@ impl<F: FileSystem> PartitionLog<F> {
                 (oldest, next_base, state.segments[&oldest].size_bytes, total)
             };
             let over_bytes = self
-                .config
+                .config()
                 .retention_bytes
                 .is_some_and(|limit| total - size >= limit);
-            let over_age = match self.config.retention_ms {
+            let over_age = match self.config().retention_ms {
                 Some(limit) => {
                     self.ensure_indexes(oldest).await?;
                     let maximum = self

@@ -80,8 +80,8 @@ impl<F: FileSystem> PartitionLog<F> {
             state.segments.insert(new_base, segment);
             state.writer = SegmentWriter::new(
                 file,
-                self.config.write_chunk_bytes,
-                self.config.writes_in_flight_max,
+                self.config().write_chunk_bytes,
+                self.config().writes_in_flight_max,
                 0,
                 Vec::new(),
             );

@@ -73,7 +73,7 @@ impl<F: FileSystem> PartitionLog<F> {
             entry_position,
             segment_size,
             entry_offset,
-            self.config.batch_bytes_max,
+            self.config().batch_bytes_max,
             |header, position| {
                 if header.last_offset() < offset.0 {
                     cut = (
@@ -102,13 +102,13 @@ impl<F: FileSystem> PartitionLog<F> {
         let (rescan_offset, rescan_position) = indexes.offset.floor(target_base, Offset(i64::MAX));
         indexes.offset.truncate_to_position(rescan_position);
         indexes.time.truncate_to_offset(target_base, rescan_offset);
-        let interval = self.config.index_interval_bytes;
+        let interval = self.config().index_interval_bytes;
         scan_segment(
             &*file,
             rescan_position,
             cut_position,
             rescan_offset,
-            self.config.batch_bytes_max,
+            self.config().batch_bytes_max,
             |header, position| indexes.on_batch(target_base, header, position, interval),
         )
         .await
@@ -131,8 +131,8 @@ impl<F: FileSystem> PartitionLog<F> {
             segment.first_append_ms = None;
             state.writer = SegmentWriter::new(
                 file,
-                self.config.write_chunk_bytes,
-                self.config.writes_in_flight_max,
+                self.config().write_chunk_bytes,
+                self.config().writes_in_flight_max,
                 cut_position,
                 tail_page,
             );

@@ -1,0 +1,194 @@
+//! The partitions one shard owns: their logs, opened from and kept in step with the metadata.
+//!
+//! Owned by one shard (`!Send`); other shards reach a partition only by a call to its owner
+//! (`runtime::mesh`). Each partition's log lives in `<data_dir>/topics/<topic>-<partition>/`,
+//! the layout Kafka uses, so an operator recognises it and `ferritectl log dump` can read it.
+//!
+//! Visibility: a partition's *high watermark* (what fetches may return) is the flushed offset
+//! when the topic flushes on every append (records are visible once durable, so a consumer
+//! never sees a record that a crash could take back), and the log end offset otherwise.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use storage::{BatchCache, FlushPolicy, GlommioFileSystem, Offset, PartitionLog, StorageError};
+
+use crate::metadata::{TopicId, TopicInfo};
+use crate::runtime::event::Event;
+use crate::topic_config;
+
+/// Names a partition across the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PartitionKey {
+    pub topic: TopicId,
+    pub index: i32,
+}
+
+/// One partition on its owning shard.
+pub struct Partition {
+    pub key: PartitionKey,
+    pub topic_name: String,
+    pub log: PartitionLog,
+    /// Notified whenever the high watermark may have moved (appends completed, flushes,
+    /// truncation, deletion): fetch long polls wait on it.
+    pub data_changed: Event,
+}
+
+impl Partition {
+    /// The offset below which records may be fetched. See the module docs.
+    pub fn high_watermark(&self) -> Offset {
+        match self.log.config().flush {
+            FlushPolicy::OnAppend => self.log.flushed_offset(),
+            FlushPolicy::Interval { .. } => self.log.log_end_offset(),
+        }
+    }
+}
+
+/// The directory of a partition's log under the data directory.
+pub fn partition_directory(data_dir: &Path, topic_name: &str, index: i32) -> PathBuf {
+    data_dir
+        .join("topics")
+        .join(format!("{topic_name}-{index}"))
+}
+
+/// Every partition of one shard.
+pub struct Partitions {
+    data_dir: PathBuf,
+    cache: Rc<BatchCache>,
+    by_key: RefCell<HashMap<PartitionKey, Rc<Partition>>>,
+}
+
+impl Partitions {
+    pub fn new(data_dir: PathBuf, cache_bytes: u64) -> Self {
+        Self {
+            data_dir,
+            cache: Rc::new(BatchCache::new(cache_bytes)),
+            by_key: RefCell::new(HashMap::new()),
+        }
+    }
+
+    pub fn get(&self, key: PartitionKey) -> Option<Rc<Partition>> {
+        self.by_key.borrow().get(&key).cloned()
+    }
+
+    pub fn count(&self) -> usize {
+        self.by_key.borrow().len()
+    }
+
+    /// Every partition, in no particular order.
+    pub fn all(&self) -> Vec<Rc<Partition>> {
+        self.by_key.borrow().values().cloned().collect()
+    }
+
+    /// Opens (creating when new, recovering otherwise) partition `index` of `topic`.
+    pub async fn open(&self, topic: &TopicInfo, index: i32) -> Result<(), StorageError> {
+        let key = PartitionKey {
+            topic: topic.id,
+            index,
+        };
+        if self.by_key.borrow().contains_key(&key) {
+            return Ok(());
+        }
+        let directory = partition_directory(&self.data_dir, &topic.name, index);
+        let log = PartitionLog::open(
+            GlommioFileSystem,
+            directory.clone(),
+            topic_config::log_config(&topic.configs),
+            self.cache.clone(),
+        )
+        .await?;
+        let report = log.recovery_report();
+        if report.bytes_truncated > 0 || report.segments_deleted > 0 {
+            tracing::warn!(
+                partition = %format!("{}-{}", topic.name, index),
+                bytes_truncated = report.bytes_truncated,
+                segments_deleted = report.segments_deleted,
+                "recovery cut a torn tail"
+            );
+        }
+        tracing::debug!(
+            partition = %format!("{}-{}", topic.name, index),
+            log_start_offset = log.log_start_offset().0,
+            log_end_offset = log.log_end_offset().0,
+            segments = report.segments,
+            bytes_scanned = report.bytes_scanned,
+            "partition opened"
+        );
+        let partition = Rc::new(Partition {
+            key,
+            topic_name: topic.name.clone(),
+            log,
+            data_changed: Event::new(),
+        });
+        self.by_key.borrow_mut().insert(key, partition);
+        Ok(())
+    }
+
+    /// Closes and deletes every partition of `topic` this shard owns.
+    pub async fn delete_topic(&self, topic: TopicId) {
+        let removed: Vec<Rc<Partition>> = {
+            let mut by_key = self.by_key.borrow_mut();
+            let keys: Vec<PartitionKey> = by_key
+                .keys()
+                .filter(|key| key.topic == topic)
+                .copied()
+                .collect();
+            keys.iter().filter_map(|key| by_key.remove(key)).collect()
+        };
+        for partition in removed {
+            if let Err(error) = partition.log.close().await {
+                tracing::warn!(%error, "closing a deleted partition's log failed");
+            }
+            partition.data_changed.notify();
+            let directory = partition.log.directory().to_path_buf();
+            if let Err(error) = std::fs::remove_dir_all(&directory) {
+                tracing::warn!(%error, directory = %directory.display(), "removing a deleted partition failed");
+            }
+        }
+    }
+
+    /// Applies changed topic configs to this shard's partitions of `topic`.
+    pub fn reconfigure(&self, topic: &TopicInfo) {
+        let config = topic_config::log_config(&topic.configs);
+        for partition in self.all() {
+            if partition.key.topic == topic.id {
+                if let Err(error) = partition.log.set_config(config.clone()) {
+                    tracing::warn!(%error, topic = %topic.name, "a config change was refused by storage");
+                }
+                partition.data_changed.notify();
+            }
+        }
+    }
+
+    /// Removes partition directories under `topics/` that no partition of this broker owns
+    /// (left by a topic deleted just before a crash). Only called before serving.
+    pub fn remove_strays(data_dir: &Path, known: &std::collections::HashSet<String>) {
+        let Ok(entries) = std::fs::read_dir(data_dir.join("topics")) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !known.contains(&name) {
+                tracing::info!(directory = %entry.path().display(), "removing the log of a deleted partition");
+                if let Err(error) = std::fs::remove_dir_all(entry.path()) {
+                    tracing::warn!(%error, "removing a stray partition directory failed");
+                }
+            }
+        }
+    }
+
+    /// Closes every log (flushing what was written).
+    pub async fn close_all(&self) {
+        for partition in self.all() {
+            if let Err(error) = partition.log.close().await {
+                tracing::warn!(
+                    %error,
+                    partition = %format!("{}-{}", partition.topic_name, partition.key.index),
+                    "closing a partition log failed"
+                );
+            }
+        }
+    }
+}
