@@ -33,7 +33,7 @@ use crate::runtime::listener::{ListenerError, SharedListener};
 use crate::runtime::mesh::{build_mesh, MeshEnds};
 use crate::runtime::net::OpenConnections;
 use crate::runtime::tasks::spawn_detached;
-use crate::runtime::time::sleep;
+use crate::runtime::time::{sleep, within};
 use crate::shard::Shard;
 
 /// Longest a stopping shard waits for its requests in flight.
@@ -254,15 +254,24 @@ struct ShardStart {
     ready: mpsc::Sender<Result<ShardId, (ShardId, String)>>,
 }
 
-/// Waits until `count` shards have reached a point, checking `counter` (or until stopping).
-async fn all_shards_reached(counter: &AtomicUsize, count: usize, deadline: Option<Instant>) {
+/// Longest a shard waits at start-up for the others to connect their mesh ends.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Waits until `count` shards have reached a point, checking `counter`, or until `deadline`;
+/// says whether they all did.
+async fn all_shards_reached(counter: &AtomicUsize, count: usize, deadline: Instant) -> bool {
     while counter.load(Ordering::SeqCst) < count {
-        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-            tracing::warn!("gave up waiting for the other shards");
-            return;
+        if Instant::now() >= deadline {
+            tracing::warn!(
+                reached = counter.load(Ordering::SeqCst),
+                shards = count,
+                "gave up waiting for the other shards"
+            );
+            return false;
         }
         sleep(Duration::from_millis(2)).await;
     }
+    true
 }
 
 async fn shard_main(start: ShardStart) {
@@ -278,9 +287,23 @@ async fn shard_main(start: ShardStart) {
         ready,
     } = start;
     let shard_count = config.cores.len();
-    let (mesh, inbox) = ends.connect().await;
+    let Some((mesh, inbox)) = within(CONNECT_TIMEOUT, ends.connect()).await else {
+        let _ = ready.send(Err((id, "the other shards did not connect".to_owned())));
+        shared.drained.fetch_add(1, Ordering::SeqCst);
+        return;
+    };
     shared.connected.fetch_add(1, Ordering::SeqCst);
-    all_shards_reached(&shared.connected, shard_count, None).await;
+    if !all_shards_reached(
+        &shared.connected,
+        shard_count,
+        Instant::now() + CONNECT_TIMEOUT,
+    )
+    .await
+    {
+        let _ = ready.send(Err((id, "the other shards did not start".to_owned())));
+        shared.drained.fetch_add(1, Ordering::SeqCst);
+        return;
+    }
 
     let limits = ConnectionLimits {
         request_bytes_max: config.request_bytes_max,
@@ -360,7 +383,7 @@ async fn shard_main(start: ShardStart) {
         );
     }
     shared.drained.fetch_add(1, Ordering::SeqCst);
-    all_shards_reached(&shared.drained, shard_count, Some(deadline)).await;
+    all_shards_reached(&shared.drained, shard_count, deadline).await;
     shard.partitions.close_all().await;
     shard.mesh.close();
     tracing::info!(shard = id.0, "shard stopped");

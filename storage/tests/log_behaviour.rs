@@ -702,3 +702,42 @@ fn disk_reads_of_batches_larger_than_the_read_window_return_them_whole() {
         }
     });
 }
+
+#[test]
+fn set_config_applies_to_later_appends_and_keeps_the_write_buffer_sizing() {
+    run(|| async {
+        let file_system = SimulatedFileSystem::new();
+        let cache = cache();
+        let log = open_simulated(&file_system, small_config(), &cache).await;
+        log.append(make_batch(1, 500, 1_000, 1), context(1))
+            .await
+            .unwrap();
+        let chunk_bytes = log.config().write_chunk_bytes;
+        log.set_config(LogConfig {
+            batch_bytes_max: 200,
+            write_chunk_bytes: chunk_bytes * 2,
+            ..small_config()
+        })
+        .unwrap();
+        assert_eq!(log.config().batch_bytes_max, 200);
+        assert_eq!(
+            log.config().write_chunk_bytes,
+            chunk_bytes,
+            "buffer sizing chosen at open stays"
+        );
+        assert!(matches!(
+            log.append(make_batch(1, 500, 1_001, 2), context(1)).await,
+            Err(StorageError::InvalidBatch(_))
+        ));
+        log.append(make_batch(1, 50, 1_002, 3), context(1))
+            .await
+            .unwrap();
+        assert!(log
+            .set_config(LogConfig {
+                segment_bytes_max: 10,
+                ..small_config()
+            })
+            .is_err());
+        assert_eq!(log.log_end_offset(), Offset(2));
+    });
+}
