@@ -188,8 +188,14 @@ async fn read_frame(
     let mut prefix = [0u8; 4];
     match within(limits.idle_timeout, reader.read_exact(&mut prefix)).await {
         None => return Err(ReadEnd::Idle),
-        Some(Err(error)) if error.kind() == std::io::ErrorKind::UnexpectedEof => {
-            return Err(ReadEnd::PeerClosed)
+        Some(Err(error))
+            if matches!(
+                error.kind(),
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+            ) =>
+        {
+            // Between requests, a reset is a client going away, not a fault.
+            return Err(ReadEnd::PeerClosed);
         }
         Some(Err(error)) => return Err(ReadEnd::Failed(format!("read failed: {error}"))),
         Some(Ok(())) => {}
