@@ -130,7 +130,10 @@ fn describe_topic(topic: &TopicInfo, node_id: i32) -> MetadataResponseTopic {
         error_code: ErrorCode::None.code(),
         name: Some(KStr::from(topic.name.clone())),
         topic_id: Uuid(topic.id.0),
-        is_internal: topic.name.starts_with("__"),
+        is_internal: matches!(
+            topic.name.as_str(),
+            "__consumer_offsets" | "__transaction_state"
+        ),
         partitions: (0..topic.partitions.len() as i32)
             .map(|index| MetadataResponsePartition {
                 error_code: ErrorCode::None.code(),
