@@ -15,7 +15,7 @@
 //!
 //! ## What is refused, and how (as Kafka does)
 //! - An unknown API key, a version outside the table, or a frame that does not decode closes
-//!   the connection with a log line naming the peer and the reason; the one exception is
+//!   the connection (bytes after a decoded body are ignored, as Kafka ignores them) with a log line naming the peer and the reason; the one exception is
 //!   ApiVersions at an unsupported version, which gets UNSUPPORTED_VERSION in the v0 layout so
 //!   that the client can retry with a version it finds there.
 //! - Per-topic and per-partition problems are error codes inside a normal response.
@@ -28,7 +28,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use wire::messages::{
-    decode_request_frame, encode_response_frame, peek_request_api, ApiKey, RequestBody,
+    decode_request_frame_lenient, encode_response_frame, peek_request_api, ApiKey, RequestBody,
     RequestHeader, ResponseBody,
 };
 
@@ -178,8 +178,13 @@ impl RequestHandler for ShardRequests {
                 entry.versions.end()
             ));
         }
-        let (header, body) = match decode_request_frame(frame) {
-            Ok(decoded) => decoded,
+        let (header, body) = match decode_request_frame_lenient(frame) {
+            Ok((header, body, 0)) => (header, body),
+            Ok((header, body, trailing_bytes)) => {
+                // Kafka ignores bytes after the body, and librdkafka 2.x sends some.
+                tracing::debug!(%peer, api = api.name(), version, trailing_bytes, "ignored bytes after a request body");
+                (header, body)
+            }
             Err(error) => {
                 return close(format!(
                     "malformed {} v{version} request: {error}",

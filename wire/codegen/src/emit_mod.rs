@@ -325,7 +325,23 @@ pub fn peek_request_api(frame: &Bytes) -> Result<(ApiKey, i16), codec::DecodeErr
 
 /// Decodes a whole request frame (without its 4-byte size prefix): the header at the version
 /// the API requires, then the body. Bytes left after the body are an error.
-pub fn decode_request_frame(mut frame: Bytes) -> Result<(RequestHeader, RequestBody), codec::DecodeError> {
+pub fn decode_request_frame(frame: Bytes) -> Result<(RequestHeader, RequestBody), codec::DecodeError> {
+    let (header, body, trailing_bytes) = decode_request_frame_lenient(frame)?;
+    if trailing_bytes != 0 {
+        return Err(codec::DecodeError::new(
+            RequestHeader::NAME,
+            codec::DecodeErrorKind::TrailingBytes { remaining_bytes: trailing_bytes },
+        ));
+    }
+    Ok((header, body))
+}
+
+/// Decodes a request frame as a Kafka broker does: the header and the body must decode, and
+/// bytes left after the body are ignored (their count is returned). Some clients send them:
+/// librdkafka 2.x adds bytes after a Metadata v12 request.
+pub fn decode_request_frame_lenient(
+    mut frame: Bytes,
+) -> Result<(RequestHeader, RequestBody, usize), codec::DecodeError> {
     let (api_key, version) = peek_request_api(&frame)?;
     if !api_key.valid_versions().contains(version) {
         return Err(codec::DecodeError::new(
@@ -335,13 +351,7 @@ pub fn decode_request_frame(mut frame: Bytes) -> Result<(RequestHeader, RequestB
     }
     let header = RequestHeader::decode(&mut frame, api_key.request_header_version(version))?;
     let body = RequestBody::decode(api_key, version, &mut frame)?;
-    if !frame.is_empty() {
-        return Err(codec::DecodeError::new(
-            RequestHeader::NAME,
-            codec::DecodeErrorKind::TrailingBytes { remaining_bytes: frame.len() },
-        ));
-    }
-    Ok((header, body))
+    Ok((header, body, frame.len()))
 }
 
 /// Decodes a whole response frame (without its size prefix) to a request of `api_key` sent at
