@@ -15,6 +15,7 @@
 //! - [`config`]: every setting, from flags, environment, a TOML file and defaults.
 //! - [`data_dir`], [`checkpoint`], [`frame`]: the data directory lock, checkpoint files, frame
 //!   sizes.
+//! - [`testing`]: an in-process broker for tests (here and in the crates above).
 //! - [`runtime`]: the only code that names glommio: executors, listener, streams, cross-shard
 //!   calls, tasks, timers, signals.
 //!
@@ -33,5 +34,6 @@ pub mod partitions;
 pub mod runtime;
 pub mod server;
 pub mod shard;
+pub mod testing;
 pub mod topic_config;
 pub mod topics;

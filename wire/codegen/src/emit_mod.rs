@@ -300,6 +300,25 @@ pub fn emit_mod(messages: &[Message]) -> Result<String, String> {
             );
         }
     }
+    output.push_str(
+        "/// A request type, with the API it belongs to and the type of its response: lets a client\n\
+         /// send a request and get its own response type back.\n\
+         pub trait KafkaRequest: Into<RequestBody> {\n\
+         /// The API of this request.\nconst API_KEY: ApiKey;\n\
+         /// The response to this request.\ntype Response: TryFrom<ResponseBody, Error = ResponseBody>;\n}\n\n",
+    );
+    for api in &apis {
+        let _ = writeln!(
+            output,
+            "impl KafkaRequest for {request} {{\nconst API_KEY: ApiKey = ApiKey::{variant};\ntype Response = {response};\n}}\n\n\
+             impl TryFrom<ResponseBody> for {response} {{\ntype Error = ResponseBody;\n\
+             fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {{\nmatch body {{\n\
+             ResponseBody::{variant}(response) => Ok(response),\nother => Err(other),\n}}\n}}\n}}\n",
+            request = api.request.name,
+            response = api.response.name,
+            variant = api.variant
+        );
+    }
     output.push_str(FRAME_HELPERS);
     Ok(output)
 }

@@ -4034,6 +4034,1335 @@ impl From<ReadShareGroupStateSummaryResponse> for ResponseBody {
     }
 }
 
+/// A request type, with the API it belongs to and the type of its response: lets a client
+/// send a request and get its own response type back.
+pub trait KafkaRequest: Into<RequestBody> {
+    /// The API of this request.
+    const API_KEY: ApiKey;
+    /// The response to this request.
+    type Response: TryFrom<ResponseBody, Error = ResponseBody>;
+}
+
+impl KafkaRequest for ProduceRequest {
+    const API_KEY: ApiKey = ApiKey::Produce;
+    type Response = ProduceResponse;
+}
+
+impl TryFrom<ResponseBody> for ProduceResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::Produce(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for FetchRequest {
+    const API_KEY: ApiKey = ApiKey::Fetch;
+    type Response = FetchResponse;
+}
+
+impl TryFrom<ResponseBody> for FetchResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::Fetch(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for ListOffsetsRequest {
+    const API_KEY: ApiKey = ApiKey::ListOffsets;
+    type Response = ListOffsetsResponse;
+}
+
+impl TryFrom<ResponseBody> for ListOffsetsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::ListOffsets(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for MetadataRequest {
+    const API_KEY: ApiKey = ApiKey::Metadata;
+    type Response = MetadataResponse;
+}
+
+impl TryFrom<ResponseBody> for MetadataResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::Metadata(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for LeaderAndIsrRequest {
+    const API_KEY: ApiKey = ApiKey::LeaderAndIsr;
+    type Response = LeaderAndIsrResponse;
+}
+
+impl TryFrom<ResponseBody> for LeaderAndIsrResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::LeaderAndIsr(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for StopReplicaRequest {
+    const API_KEY: ApiKey = ApiKey::StopReplica;
+    type Response = StopReplicaResponse;
+}
+
+impl TryFrom<ResponseBody> for StopReplicaResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::StopReplica(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for UpdateMetadataRequest {
+    const API_KEY: ApiKey = ApiKey::UpdateMetadata;
+    type Response = UpdateMetadataResponse;
+}
+
+impl TryFrom<ResponseBody> for UpdateMetadataResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::UpdateMetadata(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for ControlledShutdownRequest {
+    const API_KEY: ApiKey = ApiKey::ControlledShutdown;
+    type Response = ControlledShutdownResponse;
+}
+
+impl TryFrom<ResponseBody> for ControlledShutdownResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::ControlledShutdown(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for OffsetCommitRequest {
+    const API_KEY: ApiKey = ApiKey::OffsetCommit;
+    type Response = OffsetCommitResponse;
+}
+
+impl TryFrom<ResponseBody> for OffsetCommitResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::OffsetCommit(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for OffsetFetchRequest {
+    const API_KEY: ApiKey = ApiKey::OffsetFetch;
+    type Response = OffsetFetchResponse;
+}
+
+impl TryFrom<ResponseBody> for OffsetFetchResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::OffsetFetch(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for FindCoordinatorRequest {
+    const API_KEY: ApiKey = ApiKey::FindCoordinator;
+    type Response = FindCoordinatorResponse;
+}
+
+impl TryFrom<ResponseBody> for FindCoordinatorResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::FindCoordinator(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for JoinGroupRequest {
+    const API_KEY: ApiKey = ApiKey::JoinGroup;
+    type Response = JoinGroupResponse;
+}
+
+impl TryFrom<ResponseBody> for JoinGroupResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::JoinGroup(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for HeartbeatRequest {
+    const API_KEY: ApiKey = ApiKey::Heartbeat;
+    type Response = HeartbeatResponse;
+}
+
+impl TryFrom<ResponseBody> for HeartbeatResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::Heartbeat(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for LeaveGroupRequest {
+    const API_KEY: ApiKey = ApiKey::LeaveGroup;
+    type Response = LeaveGroupResponse;
+}
+
+impl TryFrom<ResponseBody> for LeaveGroupResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::LeaveGroup(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for SyncGroupRequest {
+    const API_KEY: ApiKey = ApiKey::SyncGroup;
+    type Response = SyncGroupResponse;
+}
+
+impl TryFrom<ResponseBody> for SyncGroupResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::SyncGroup(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for DescribeGroupsRequest {
+    const API_KEY: ApiKey = ApiKey::DescribeGroups;
+    type Response = DescribeGroupsResponse;
+}
+
+impl TryFrom<ResponseBody> for DescribeGroupsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::DescribeGroups(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for ListGroupsRequest {
+    const API_KEY: ApiKey = ApiKey::ListGroups;
+    type Response = ListGroupsResponse;
+}
+
+impl TryFrom<ResponseBody> for ListGroupsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::ListGroups(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for SaslHandshakeRequest {
+    const API_KEY: ApiKey = ApiKey::SaslHandshake;
+    type Response = SaslHandshakeResponse;
+}
+
+impl TryFrom<ResponseBody> for SaslHandshakeResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::SaslHandshake(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for ApiVersionsRequest {
+    const API_KEY: ApiKey = ApiKey::ApiVersions;
+    type Response = ApiVersionsResponse;
+}
+
+impl TryFrom<ResponseBody> for ApiVersionsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::ApiVersions(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for CreateTopicsRequest {
+    const API_KEY: ApiKey = ApiKey::CreateTopics;
+    type Response = CreateTopicsResponse;
+}
+
+impl TryFrom<ResponseBody> for CreateTopicsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::CreateTopics(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for DeleteTopicsRequest {
+    const API_KEY: ApiKey = ApiKey::DeleteTopics;
+    type Response = DeleteTopicsResponse;
+}
+
+impl TryFrom<ResponseBody> for DeleteTopicsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::DeleteTopics(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for DeleteRecordsRequest {
+    const API_KEY: ApiKey = ApiKey::DeleteRecords;
+    type Response = DeleteRecordsResponse;
+}
+
+impl TryFrom<ResponseBody> for DeleteRecordsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::DeleteRecords(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for InitProducerIdRequest {
+    const API_KEY: ApiKey = ApiKey::InitProducerId;
+    type Response = InitProducerIdResponse;
+}
+
+impl TryFrom<ResponseBody> for InitProducerIdResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::InitProducerId(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for OffsetForLeaderEpochRequest {
+    const API_KEY: ApiKey = ApiKey::OffsetForLeaderEpoch;
+    type Response = OffsetForLeaderEpochResponse;
+}
+
+impl TryFrom<ResponseBody> for OffsetForLeaderEpochResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::OffsetForLeaderEpoch(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for AddPartitionsToTxnRequest {
+    const API_KEY: ApiKey = ApiKey::AddPartitionsToTxn;
+    type Response = AddPartitionsToTxnResponse;
+}
+
+impl TryFrom<ResponseBody> for AddPartitionsToTxnResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::AddPartitionsToTxn(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for AddOffsetsToTxnRequest {
+    const API_KEY: ApiKey = ApiKey::AddOffsetsToTxn;
+    type Response = AddOffsetsToTxnResponse;
+}
+
+impl TryFrom<ResponseBody> for AddOffsetsToTxnResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::AddOffsetsToTxn(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for EndTxnRequest {
+    const API_KEY: ApiKey = ApiKey::EndTxn;
+    type Response = EndTxnResponse;
+}
+
+impl TryFrom<ResponseBody> for EndTxnResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::EndTxn(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for WriteTxnMarkersRequest {
+    const API_KEY: ApiKey = ApiKey::WriteTxnMarkers;
+    type Response = WriteTxnMarkersResponse;
+}
+
+impl TryFrom<ResponseBody> for WriteTxnMarkersResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::WriteTxnMarkers(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for TxnOffsetCommitRequest {
+    const API_KEY: ApiKey = ApiKey::TxnOffsetCommit;
+    type Response = TxnOffsetCommitResponse;
+}
+
+impl TryFrom<ResponseBody> for TxnOffsetCommitResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::TxnOffsetCommit(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for DescribeAclsRequest {
+    const API_KEY: ApiKey = ApiKey::DescribeAcls;
+    type Response = DescribeAclsResponse;
+}
+
+impl TryFrom<ResponseBody> for DescribeAclsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::DescribeAcls(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for CreateAclsRequest {
+    const API_KEY: ApiKey = ApiKey::CreateAcls;
+    type Response = CreateAclsResponse;
+}
+
+impl TryFrom<ResponseBody> for CreateAclsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::CreateAcls(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for DeleteAclsRequest {
+    const API_KEY: ApiKey = ApiKey::DeleteAcls;
+    type Response = DeleteAclsResponse;
+}
+
+impl TryFrom<ResponseBody> for DeleteAclsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::DeleteAcls(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for DescribeConfigsRequest {
+    const API_KEY: ApiKey = ApiKey::DescribeConfigs;
+    type Response = DescribeConfigsResponse;
+}
+
+impl TryFrom<ResponseBody> for DescribeConfigsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::DescribeConfigs(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for AlterConfigsRequest {
+    const API_KEY: ApiKey = ApiKey::AlterConfigs;
+    type Response = AlterConfigsResponse;
+}
+
+impl TryFrom<ResponseBody> for AlterConfigsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::AlterConfigs(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for AlterReplicaLogDirsRequest {
+    const API_KEY: ApiKey = ApiKey::AlterReplicaLogDirs;
+    type Response = AlterReplicaLogDirsResponse;
+}
+
+impl TryFrom<ResponseBody> for AlterReplicaLogDirsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::AlterReplicaLogDirs(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for DescribeLogDirsRequest {
+    const API_KEY: ApiKey = ApiKey::DescribeLogDirs;
+    type Response = DescribeLogDirsResponse;
+}
+
+impl TryFrom<ResponseBody> for DescribeLogDirsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::DescribeLogDirs(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for SaslAuthenticateRequest {
+    const API_KEY: ApiKey = ApiKey::SaslAuthenticate;
+    type Response = SaslAuthenticateResponse;
+}
+
+impl TryFrom<ResponseBody> for SaslAuthenticateResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::SaslAuthenticate(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for CreatePartitionsRequest {
+    const API_KEY: ApiKey = ApiKey::CreatePartitions;
+    type Response = CreatePartitionsResponse;
+}
+
+impl TryFrom<ResponseBody> for CreatePartitionsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::CreatePartitions(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for CreateDelegationTokenRequest {
+    const API_KEY: ApiKey = ApiKey::CreateDelegationToken;
+    type Response = CreateDelegationTokenResponse;
+}
+
+impl TryFrom<ResponseBody> for CreateDelegationTokenResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::CreateDelegationToken(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for RenewDelegationTokenRequest {
+    const API_KEY: ApiKey = ApiKey::RenewDelegationToken;
+    type Response = RenewDelegationTokenResponse;
+}
+
+impl TryFrom<ResponseBody> for RenewDelegationTokenResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::RenewDelegationToken(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for ExpireDelegationTokenRequest {
+    const API_KEY: ApiKey = ApiKey::ExpireDelegationToken;
+    type Response = ExpireDelegationTokenResponse;
+}
+
+impl TryFrom<ResponseBody> for ExpireDelegationTokenResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::ExpireDelegationToken(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for DescribeDelegationTokenRequest {
+    const API_KEY: ApiKey = ApiKey::DescribeDelegationToken;
+    type Response = DescribeDelegationTokenResponse;
+}
+
+impl TryFrom<ResponseBody> for DescribeDelegationTokenResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::DescribeDelegationToken(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for DeleteGroupsRequest {
+    const API_KEY: ApiKey = ApiKey::DeleteGroups;
+    type Response = DeleteGroupsResponse;
+}
+
+impl TryFrom<ResponseBody> for DeleteGroupsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::DeleteGroups(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for ElectLeadersRequest {
+    const API_KEY: ApiKey = ApiKey::ElectLeaders;
+    type Response = ElectLeadersResponse;
+}
+
+impl TryFrom<ResponseBody> for ElectLeadersResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::ElectLeaders(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for IncrementalAlterConfigsRequest {
+    const API_KEY: ApiKey = ApiKey::IncrementalAlterConfigs;
+    type Response = IncrementalAlterConfigsResponse;
+}
+
+impl TryFrom<ResponseBody> for IncrementalAlterConfigsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::IncrementalAlterConfigs(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for AlterPartitionReassignmentsRequest {
+    const API_KEY: ApiKey = ApiKey::AlterPartitionReassignments;
+    type Response = AlterPartitionReassignmentsResponse;
+}
+
+impl TryFrom<ResponseBody> for AlterPartitionReassignmentsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::AlterPartitionReassignments(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for ListPartitionReassignmentsRequest {
+    const API_KEY: ApiKey = ApiKey::ListPartitionReassignments;
+    type Response = ListPartitionReassignmentsResponse;
+}
+
+impl TryFrom<ResponseBody> for ListPartitionReassignmentsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::ListPartitionReassignments(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for OffsetDeleteRequest {
+    const API_KEY: ApiKey = ApiKey::OffsetDelete;
+    type Response = OffsetDeleteResponse;
+}
+
+impl TryFrom<ResponseBody> for OffsetDeleteResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::OffsetDelete(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for DescribeClientQuotasRequest {
+    const API_KEY: ApiKey = ApiKey::DescribeClientQuotas;
+    type Response = DescribeClientQuotasResponse;
+}
+
+impl TryFrom<ResponseBody> for DescribeClientQuotasResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::DescribeClientQuotas(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for AlterClientQuotasRequest {
+    const API_KEY: ApiKey = ApiKey::AlterClientQuotas;
+    type Response = AlterClientQuotasResponse;
+}
+
+impl TryFrom<ResponseBody> for AlterClientQuotasResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::AlterClientQuotas(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for DescribeUserScramCredentialsRequest {
+    const API_KEY: ApiKey = ApiKey::DescribeUserScramCredentials;
+    type Response = DescribeUserScramCredentialsResponse;
+}
+
+impl TryFrom<ResponseBody> for DescribeUserScramCredentialsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::DescribeUserScramCredentials(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for AlterUserScramCredentialsRequest {
+    const API_KEY: ApiKey = ApiKey::AlterUserScramCredentials;
+    type Response = AlterUserScramCredentialsResponse;
+}
+
+impl TryFrom<ResponseBody> for AlterUserScramCredentialsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::AlterUserScramCredentials(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for VoteRequest {
+    const API_KEY: ApiKey = ApiKey::Vote;
+    type Response = VoteResponse;
+}
+
+impl TryFrom<ResponseBody> for VoteResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::Vote(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for BeginQuorumEpochRequest {
+    const API_KEY: ApiKey = ApiKey::BeginQuorumEpoch;
+    type Response = BeginQuorumEpochResponse;
+}
+
+impl TryFrom<ResponseBody> for BeginQuorumEpochResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::BeginQuorumEpoch(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for EndQuorumEpochRequest {
+    const API_KEY: ApiKey = ApiKey::EndQuorumEpoch;
+    type Response = EndQuorumEpochResponse;
+}
+
+impl TryFrom<ResponseBody> for EndQuorumEpochResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::EndQuorumEpoch(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for DescribeQuorumRequest {
+    const API_KEY: ApiKey = ApiKey::DescribeQuorum;
+    type Response = DescribeQuorumResponse;
+}
+
+impl TryFrom<ResponseBody> for DescribeQuorumResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::DescribeQuorum(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for AlterPartitionRequest {
+    const API_KEY: ApiKey = ApiKey::AlterPartition;
+    type Response = AlterPartitionResponse;
+}
+
+impl TryFrom<ResponseBody> for AlterPartitionResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::AlterPartition(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for UpdateFeaturesRequest {
+    const API_KEY: ApiKey = ApiKey::UpdateFeatures;
+    type Response = UpdateFeaturesResponse;
+}
+
+impl TryFrom<ResponseBody> for UpdateFeaturesResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::UpdateFeatures(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for EnvelopeRequest {
+    const API_KEY: ApiKey = ApiKey::Envelope;
+    type Response = EnvelopeResponse;
+}
+
+impl TryFrom<ResponseBody> for EnvelopeResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::Envelope(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for FetchSnapshotRequest {
+    const API_KEY: ApiKey = ApiKey::FetchSnapshot;
+    type Response = FetchSnapshotResponse;
+}
+
+impl TryFrom<ResponseBody> for FetchSnapshotResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::FetchSnapshot(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for DescribeClusterRequest {
+    const API_KEY: ApiKey = ApiKey::DescribeCluster;
+    type Response = DescribeClusterResponse;
+}
+
+impl TryFrom<ResponseBody> for DescribeClusterResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::DescribeCluster(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for DescribeProducersRequest {
+    const API_KEY: ApiKey = ApiKey::DescribeProducers;
+    type Response = DescribeProducersResponse;
+}
+
+impl TryFrom<ResponseBody> for DescribeProducersResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::DescribeProducers(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for BrokerRegistrationRequest {
+    const API_KEY: ApiKey = ApiKey::BrokerRegistration;
+    type Response = BrokerRegistrationResponse;
+}
+
+impl TryFrom<ResponseBody> for BrokerRegistrationResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::BrokerRegistration(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for BrokerHeartbeatRequest {
+    const API_KEY: ApiKey = ApiKey::BrokerHeartbeat;
+    type Response = BrokerHeartbeatResponse;
+}
+
+impl TryFrom<ResponseBody> for BrokerHeartbeatResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::BrokerHeartbeat(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for UnregisterBrokerRequest {
+    const API_KEY: ApiKey = ApiKey::UnregisterBroker;
+    type Response = UnregisterBrokerResponse;
+}
+
+impl TryFrom<ResponseBody> for UnregisterBrokerResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::UnregisterBroker(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for DescribeTransactionsRequest {
+    const API_KEY: ApiKey = ApiKey::DescribeTransactions;
+    type Response = DescribeTransactionsResponse;
+}
+
+impl TryFrom<ResponseBody> for DescribeTransactionsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::DescribeTransactions(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for ListTransactionsRequest {
+    const API_KEY: ApiKey = ApiKey::ListTransactions;
+    type Response = ListTransactionsResponse;
+}
+
+impl TryFrom<ResponseBody> for ListTransactionsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::ListTransactions(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for AllocateProducerIdsRequest {
+    const API_KEY: ApiKey = ApiKey::AllocateProducerIds;
+    type Response = AllocateProducerIdsResponse;
+}
+
+impl TryFrom<ResponseBody> for AllocateProducerIdsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::AllocateProducerIds(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for ConsumerGroupHeartbeatRequest {
+    const API_KEY: ApiKey = ApiKey::ConsumerGroupHeartbeat;
+    type Response = ConsumerGroupHeartbeatResponse;
+}
+
+impl TryFrom<ResponseBody> for ConsumerGroupHeartbeatResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::ConsumerGroupHeartbeat(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for ConsumerGroupDescribeRequest {
+    const API_KEY: ApiKey = ApiKey::ConsumerGroupDescribe;
+    type Response = ConsumerGroupDescribeResponse;
+}
+
+impl TryFrom<ResponseBody> for ConsumerGroupDescribeResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::ConsumerGroupDescribe(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for ControllerRegistrationRequest {
+    const API_KEY: ApiKey = ApiKey::ControllerRegistration;
+    type Response = ControllerRegistrationResponse;
+}
+
+impl TryFrom<ResponseBody> for ControllerRegistrationResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::ControllerRegistration(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for GetTelemetrySubscriptionsRequest {
+    const API_KEY: ApiKey = ApiKey::GetTelemetrySubscriptions;
+    type Response = GetTelemetrySubscriptionsResponse;
+}
+
+impl TryFrom<ResponseBody> for GetTelemetrySubscriptionsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::GetTelemetrySubscriptions(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for PushTelemetryRequest {
+    const API_KEY: ApiKey = ApiKey::PushTelemetry;
+    type Response = PushTelemetryResponse;
+}
+
+impl TryFrom<ResponseBody> for PushTelemetryResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::PushTelemetry(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for AssignReplicasToDirsRequest {
+    const API_KEY: ApiKey = ApiKey::AssignReplicasToDirs;
+    type Response = AssignReplicasToDirsResponse;
+}
+
+impl TryFrom<ResponseBody> for AssignReplicasToDirsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::AssignReplicasToDirs(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for ListClientMetricsResourcesRequest {
+    const API_KEY: ApiKey = ApiKey::ListClientMetricsResources;
+    type Response = ListClientMetricsResourcesResponse;
+}
+
+impl TryFrom<ResponseBody> for ListClientMetricsResourcesResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::ListClientMetricsResources(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for DescribeTopicPartitionsRequest {
+    const API_KEY: ApiKey = ApiKey::DescribeTopicPartitions;
+    type Response = DescribeTopicPartitionsResponse;
+}
+
+impl TryFrom<ResponseBody> for DescribeTopicPartitionsResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::DescribeTopicPartitions(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for ShareGroupHeartbeatRequest {
+    const API_KEY: ApiKey = ApiKey::ShareGroupHeartbeat;
+    type Response = ShareGroupHeartbeatResponse;
+}
+
+impl TryFrom<ResponseBody> for ShareGroupHeartbeatResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::ShareGroupHeartbeat(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for ShareGroupDescribeRequest {
+    const API_KEY: ApiKey = ApiKey::ShareGroupDescribe;
+    type Response = ShareGroupDescribeResponse;
+}
+
+impl TryFrom<ResponseBody> for ShareGroupDescribeResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::ShareGroupDescribe(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for ShareFetchRequest {
+    const API_KEY: ApiKey = ApiKey::ShareFetch;
+    type Response = ShareFetchResponse;
+}
+
+impl TryFrom<ResponseBody> for ShareFetchResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::ShareFetch(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for ShareAcknowledgeRequest {
+    const API_KEY: ApiKey = ApiKey::ShareAcknowledge;
+    type Response = ShareAcknowledgeResponse;
+}
+
+impl TryFrom<ResponseBody> for ShareAcknowledgeResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::ShareAcknowledge(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for AddRaftVoterRequest {
+    const API_KEY: ApiKey = ApiKey::AddRaftVoter;
+    type Response = AddRaftVoterResponse;
+}
+
+impl TryFrom<ResponseBody> for AddRaftVoterResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::AddRaftVoter(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for RemoveRaftVoterRequest {
+    const API_KEY: ApiKey = ApiKey::RemoveRaftVoter;
+    type Response = RemoveRaftVoterResponse;
+}
+
+impl TryFrom<ResponseBody> for RemoveRaftVoterResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::RemoveRaftVoter(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for UpdateRaftVoterRequest {
+    const API_KEY: ApiKey = ApiKey::UpdateRaftVoter;
+    type Response = UpdateRaftVoterResponse;
+}
+
+impl TryFrom<ResponseBody> for UpdateRaftVoterResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::UpdateRaftVoter(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for InitializeShareGroupStateRequest {
+    const API_KEY: ApiKey = ApiKey::InitializeShareGroupState;
+    type Response = InitializeShareGroupStateResponse;
+}
+
+impl TryFrom<ResponseBody> for InitializeShareGroupStateResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::InitializeShareGroupState(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for ReadShareGroupStateRequest {
+    const API_KEY: ApiKey = ApiKey::ReadShareGroupState;
+    type Response = ReadShareGroupStateResponse;
+}
+
+impl TryFrom<ResponseBody> for ReadShareGroupStateResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::ReadShareGroupState(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for WriteShareGroupStateRequest {
+    const API_KEY: ApiKey = ApiKey::WriteShareGroupState;
+    type Response = WriteShareGroupStateResponse;
+}
+
+impl TryFrom<ResponseBody> for WriteShareGroupStateResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::WriteShareGroupState(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for DeleteShareGroupStateRequest {
+    const API_KEY: ApiKey = ApiKey::DeleteShareGroupState;
+    type Response = DeleteShareGroupStateResponse;
+}
+
+impl TryFrom<ResponseBody> for DeleteShareGroupStateResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::DeleteShareGroupState(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
+impl KafkaRequest for ReadShareGroupStateSummaryRequest {
+    const API_KEY: ApiKey = ApiKey::ReadShareGroupStateSummary;
+    type Response = ReadShareGroupStateSummaryResponse;
+}
+
+impl TryFrom<ResponseBody> for ReadShareGroupStateSummaryResponse {
+    type Error = ResponseBody;
+    fn try_from(body: ResponseBody) -> Result<Self, ResponseBody> {
+        match body {
+            ResponseBody::ReadShareGroupStateSummary(response) => Ok(response),
+            other => Err(other),
+        }
+    }
+}
+
 /// Reads the API key and version at the front of a request frame without consuming them.
 pub fn peek_request_api(frame: &Bytes) -> Result<(ApiKey, i16), codec::DecodeError> {
     let Some(start) = frame.get(0..4) else {

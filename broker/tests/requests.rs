@@ -1,0 +1,152 @@
+//! The basic request path through a real in-process broker, driven by the `client` crate:
+//! auto-creation through Metadata, Produce, Fetch and ListOffsets, across a restart.
+
+use broker::testing::TestBroker;
+use bytes::Bytes;
+use client::Connection;
+use wire::codec::KStr;
+use wire::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
+use wire::messages::list_offsets_request::{
+    ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic,
+};
+use wire::messages::metadata_request::{MetadataRequest, MetadataRequestTopic};
+use wire::messages::produce_request::{PartitionProduceData, ProduceRequest, TopicProduceData};
+use wire::records::{Batch, BatchBuilder, BatchOptions, NewRecord};
+
+fn batch(values: &[&str]) -> Bytes {
+    let mut builder = BatchBuilder::new(BatchOptions::default());
+    for (index, value) in values.iter().enumerate() {
+        builder
+            .append(&NewRecord {
+                timestamp_ms: 1_700_000_000_000 + index as i64,
+                key: None,
+                value: Some(value.as_bytes()),
+                headers: &[],
+            })
+            .unwrap();
+    }
+    builder.finish().unwrap().freeze()
+}
+
+fn produce(connection: &mut Connection, topic: &str, values: &[&str]) -> (i16, i64) {
+    let response = connection
+        .send(ProduceRequest {
+            acks: -1,
+            timeout_ms: 5_000,
+            topic_data: vec![TopicProduceData {
+                name: KStr::from(topic.to_owned()),
+                partition_data: vec![PartitionProduceData {
+                    index: 0,
+                    records: Some(batch(values)),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+    let partition = &response.responses[0].partition_responses[0];
+    (partition.error_code, partition.base_offset)
+}
+
+fn fetch_values(connection: &mut Connection, topic: &str, offset: i64) -> Vec<String> {
+    // v12: the last version that names topics (v13 and later use topic ids).
+    let response = connection
+        .send_at(
+            12,
+            FetchRequest {
+                replica_id: -1,
+                max_wait_ms: 100,
+                min_bytes: 1,
+                max_bytes: 1 << 20,
+                session_epoch: -1,
+                topics: vec![FetchTopic {
+                    topic: KStr::from(topic.to_owned()),
+                    partitions: vec![FetchPartition {
+                        partition: 0,
+                        fetch_offset: offset,
+                        partition_max_bytes: 1 << 20,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let partition = &response.responses[0].partitions[0];
+    assert_eq!(partition.error_code, 0);
+    let mut values = Vec::new();
+    for batch in Batch::split(partition.records.clone().unwrap_or_default(), 1 << 20) {
+        let batch = batch.unwrap();
+        for record in batch.records(1 << 20).unwrap() {
+            let record = record.unwrap();
+            values.push(String::from_utf8(record.value().unwrap().to_vec()).unwrap());
+        }
+    }
+    values
+}
+
+fn latest_offset(connection: &mut Connection, topic: &str) -> i64 {
+    let response = connection
+        .send(ListOffsetsRequest {
+            replica_id: -1,
+            topics: vec![ListOffsetsTopic {
+                name: KStr::from(topic.to_owned()),
+                partitions: vec![ListOffsetsPartition {
+                    partition_index: 0,
+                    timestamp: -1,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+    let partition = &response.topics[0].partitions[0];
+    assert_eq!(partition.error_code, 0);
+    partition.offset
+}
+
+#[test]
+fn produce_fetch_and_list_offsets_survive_a_restart() {
+    let mut broker = TestBroker::start();
+    let mut connection = Connection::connect(broker.addr()).unwrap();
+    let metadata = connection
+        .send(MetadataRequest {
+            topics: Some(vec![MetadataRequestTopic {
+                name: Some(KStr::from_static("events")),
+                ..Default::default()
+            }]),
+            allow_auto_topic_creation: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(metadata.topics[0].error_code, 0);
+    assert!(!metadata.topics[0].partitions.is_empty());
+
+    assert_eq!(produce(&mut connection, "events", &["a", "b"]), (0, 0));
+    assert_eq!(produce(&mut connection, "events", &["c"]), (0, 2));
+    assert_eq!(fetch_values(&mut connection, "events", 0), ["a", "b", "c"]);
+    assert_eq!(latest_offset(&mut connection, "events"), 3);
+
+    drop(connection);
+    broker.restart();
+    let mut connection = Connection::connect(broker.addr()).unwrap();
+    // Fetch returns whole batches: offset 1 sits in the batch that starts at 0.
+    assert_eq!(fetch_values(&mut connection, "events", 1), ["a", "b", "c"]);
+    assert_eq!(fetch_values(&mut connection, "events", 2), ["c"]);
+    assert_eq!(produce(&mut connection, "events", &["d"]), (0, 3));
+    assert_eq!(latest_offset(&mut connection, "events"), 4);
+}
+
+#[test]
+fn produce_to_an_unknown_partition_is_refused() {
+    let broker = TestBroker::start_with(|config| config.auto_create_topics = false);
+    let mut connection = Connection::connect(broker.addr()).unwrap();
+    let (error_code, _) = produce(&mut connection, "missing", &["x"]);
+    assert_eq!(
+        error_code,
+        wire::error_code::ErrorCode::UnknownTopicOrPartition.code()
+    );
+}
