@@ -58,7 +58,13 @@ pub struct Shard {
     metadata_log: RefCell<Option<MetadataLog>>,
     /// One metadata change at a time (used on [`METADATA_SHARD`]).
     metadata_changes: Serializer,
+    /// Producer ids reserved for this shard and not yet handed out (InitProducerId).
+    producer_ids: RefCell<std::ops::Range<i64>>,
 }
+
+/// Producer ids one reservation takes: one durable metadata change per this many
+/// InitProducerId requests on a shard. Ids left in a block at shutdown are never used.
+pub const PRODUCER_IDS_PER_BLOCK: u32 = 1000;
 
 /// The outcome of one metadata record: `Err` carries why it was refused or failed.
 pub type RecordOutcome = Result<(), String>;
@@ -87,6 +93,7 @@ impl Shard {
             fetch_sessions: FetchSessions::new(id, config.fetch_sessions_per_core_max),
             metadata_log: RefCell::new(metadata_log),
             metadata_changes: Serializer::new(),
+            producer_ids: RefCell::new(0..0),
             config,
         }
     }
@@ -106,6 +113,36 @@ impl Shard {
             }
         }
         Ok(())
+    }
+
+    /// A producer id never handed out before, on any shard or in any earlier run: taken from
+    /// this shard's block, which is refilled by a durable reservation on the metadata shard
+    /// when empty (so most calls cross no core). `None` if the reservation failed.
+    pub async fn allocate_producer_id(self: &Rc<Self>) -> Option<i64> {
+        // Bounded: each round either takes an id or reserves a fresh block; another task of
+        // this shard may empty a new block first only under heavy concurrent use.
+        for _ in 0..8 {
+            if let Some(id) = self.producer_ids.borrow_mut().next() {
+                return Some(id);
+            }
+            let (outcomes, first) = self
+                .change_metadata(|image, _| {
+                    let first = image.next_producer_id();
+                    let record = MetadataRecord::ReserveProducerIds {
+                        first,
+                        count: PRODUCER_IDS_PER_BLOCK,
+                    };
+                    (vec![record], first)
+                })
+                .await
+                .ok()?;
+            if let Some(Err(error)) = outcomes.first() {
+                tracing::error!(%error, "reserving producer ids failed");
+                return None;
+            }
+            *self.producer_ids.borrow_mut() = first..first + i64::from(PRODUCER_IDS_PER_BLOCK);
+        }
+        None
     }
 
     /// Makes a metadata change: on the metadata shard, `decide` turns the current image (and
@@ -201,6 +238,7 @@ impl Shard {
             | MetadataRecord::CreatePartitions { id, .. }
             | MetadataRecord::AlterTopicConfigs { id, .. }
             | MetadataRecord::DeleteTopic { id } => *id,
+            MetadataRecord::ReserveProducerIds { .. } => return,
         };
         if let MetadataRecord::DeleteTopic { .. } = record {
             self.partitions.delete_topic(topic_id).await;
@@ -244,6 +282,12 @@ fn describe_record(record: &MetadataRecord) -> String {
         MetadataRecord::DeleteTopic { id } => format!("delete topic {id:?}"),
         MetadataRecord::AlterTopicConfigs { id, set, remove } => {
             format!("alter configs of topic {id:?}: set {set:?}, remove {remove:?}")
+        }
+        MetadataRecord::ReserveProducerIds { first, count } => {
+            format!(
+                "reserve producer ids {first}..{}",
+                first + i64::from(*count)
+            )
         }
     }
 }

@@ -38,6 +38,7 @@ use crate::shard::Shard;
 
 pub mod api_versions;
 pub mod fetch;
+pub mod init_producer_id;
 pub mod list_offsets;
 pub mod metadata;
 pub mod produce;
@@ -109,6 +110,7 @@ pub static HANDLERS: &[ApiEntry] = &[
         handler: Handler::Ordered(start_produce),
     },
     concurrent!(Fetch, fetch),
+    concurrent!(InitProducerId, init_producer_id),
     concurrent!(ListOffsets, list_offsets),
     concurrent!(Metadata, metadata),
     concurrent!(ApiVersions, api_versions),

@@ -22,6 +22,8 @@ pub enum MetadataError {
     InvalidTopicName { name: String, reason: &'static str },
     #[error("invalid partition count {0}")]
     InvalidPartitionCount(usize),
+    #[error("producer ids from {first} (count {count}) do not follow the reserved ones (next is {next})")]
+    ProducerIdsOutOfOrder { first: i64, count: u32, next: i64 },
 }
 
 /// What the broker knows of one partition.
@@ -48,6 +50,28 @@ pub struct MetadataImage {
     pub applied_offset: i64,
     topics_by_name: BTreeMap<String, TopicInfo>,
     names_by_id: BTreeMap<TopicId, String>,
+    /// The first producer id not yet reserved by a [`MetadataRecord::ReserveProducerIds`].
+    next_producer_id: i64,
+}
+
+/// The image as snapshot format version 1 stored it (before producer ids were reserved).
+#[derive(Debug, Clone, Default, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct MetadataImageV1 {
+    pub applied_offset: i64,
+    topics_by_name: BTreeMap<String, TopicInfo>,
+    names_by_id: BTreeMap<TopicId, String>,
+}
+
+impl From<MetadataImageV1> for MetadataImage {
+    /// No producer id was handed out before version 2, so reservation starts at 0.
+    fn from(old: MetadataImageV1) -> Self {
+        Self {
+            applied_offset: old.applied_offset,
+            topics_by_name: old.topics_by_name,
+            names_by_id: old.names_by_id,
+            next_producer_id: 0,
+        }
+    }
 }
 
 /// Checks a topic name as Kafka does: 1 to 249 characters from `[a-zA-Z0-9._-]`, not `.` or
@@ -113,6 +137,11 @@ impl MetadataImage {
         counts
     }
 
+    /// The first producer id not yet reserved.
+    pub fn next_producer_id(&self) -> i64 {
+        self.next_producer_id
+    }
+
     /// Checks `record` against the image without changing it.
     pub fn check(&self, record: &MetadataRecord) -> Result<(), MetadataError> {
         match record {
@@ -148,6 +177,20 @@ impl MetadataImage {
                     Ok(())
                 } else {
                     Err(MetadataError::UnknownTopicId(*id))
+                }
+            }
+            MetadataRecord::ReserveProducerIds { first, count } => {
+                let fits = first
+                    .checked_add(i64::from(*count))
+                    .is_some_and(|_| *count > 0);
+                if *first == self.next_producer_id && fits {
+                    Ok(())
+                } else {
+                    Err(MetadataError::ProducerIdsOutOfOrder {
+                        first: *first,
+                        count: *count,
+                        next: self.next_producer_id,
+                    })
                 }
             }
         }
@@ -205,6 +248,9 @@ impl MetadataImage {
                 for (key, value) in set {
                     topic.configs.insert(key.clone(), value.clone());
                 }
+            }
+            MetadataRecord::ReserveProducerIds { first, count } => {
+                self.next_producer_id = first + i64::from(*count);
             }
         }
         self.applied_offset = offset;

@@ -28,7 +28,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::image::{MetadataError, MetadataImage};
+use super::image::{MetadataError, MetadataImage, MetadataImageV1};
 use super::record::MetadataRecord;
 use crate::checkpoint::{self, CheckpointError, CheckpointKind};
 
@@ -41,7 +41,13 @@ const ENTRIES_PER_SNAPSHOT: u64 = 1024;
 const SNAPSHOT: CheckpointKind = CheckpointKind {
     magic: *b"FMDS",
     name: "metadata snapshot",
+    version: 2,
+};
+
+/// Version 1 snapshots (no producer id reservation) are still read; see [`MetadataImageV1`].
+const SNAPSHOT_V1: CheckpointKind = CheckpointKind {
     version: 1,
+    ..SNAPSHOT
 };
 
 /// Why the metadata log cannot be opened or appended to.
@@ -109,9 +115,18 @@ impl MetadataLog {
         let path = directory.join("metadata.log");
         let snapshot_path = directory.join("metadata.snapshot");
 
-        let mut image = match checkpoint::read(SNAPSHOT, &snapshot_path)? {
-            Some(payload) => decode_snapshot(&snapshot_path, &payload)?,
-            None => MetadataImage::new(),
+        let mut image = match checkpoint::read(SNAPSHOT, &snapshot_path) {
+            Ok(Some(payload)) => decode_snapshot::<MetadataImage>(&snapshot_path, &payload)?,
+            Ok(None) => MetadataImage::new(),
+            Err(CheckpointError::UnsupportedVersion { found: 1, .. }) => {
+                match checkpoint::read(SNAPSHOT_V1, &snapshot_path)? {
+                    Some(payload) => {
+                        decode_snapshot::<MetadataImageV1>(&snapshot_path, &payload)?.into()
+                    }
+                    None => MetadataImage::new(),
+                }
+            }
+            Err(error) => return Err(error.into()),
         };
         let snapshot_offset = image.applied_offset;
 
@@ -254,10 +269,15 @@ fn decode_record(
     })
 }
 
-fn decode_snapshot(path: &Path, payload: &[u8]) -> Result<MetadataImage, MetadataLogError> {
+fn decode_snapshot<Image>(path: &Path, payload: &[u8]) -> Result<Image, MetadataLogError>
+where
+    Image: rkyv::Archive,
+    Image::Archived: for<'a> rkyv::bytecheck::CheckBytes<rkyv::api::high::HighValidator<'a, rkyv::rancor::Error>>
+        + rkyv::Deserialize<Image, rkyv::api::high::HighDeserializer<rkyv::rancor::Error>>,
+{
     let mut aligned = rkyv::util::AlignedVec::<16>::with_capacity(payload.len());
     aligned.extend_from_slice(payload);
-    rkyv::from_bytes::<MetadataImage, rkyv::rancor::Error>(&aligned).map_err(|error| {
+    rkyv::from_bytes::<Image, rkyv::rancor::Error>(&aligned).map_err(|error| {
         MetadataLogError::SnapshotDecode {
             path: path.to_owned(),
             reason: error.to_string(),
@@ -337,5 +357,35 @@ mod tests {
         assert_eq!(recovery.snapshot_offset, 4);
         assert_eq!(recovery.records_replayed, 1);
         assert_eq!(reopened, image);
+    }
+
+    #[test]
+    fn a_version_1_snapshot_is_read_and_producer_ids_start_at_zero() {
+        let directory = tempfile::tempdir().unwrap();
+        let mut old = MetadataImageV1::default();
+        old.applied_offset = 4;
+        let payload = rkyv::to_bytes::<rkyv::rancor::Error>(&old).unwrap();
+        checkpoint::write(
+            SNAPSHOT_V1,
+            &directory.path().join("metadata.snapshot"),
+            &payload,
+        )
+        .unwrap();
+        let (mut log, mut image, _) = MetadataLog::open(directory.path()).unwrap();
+        assert_eq!(image.applied_offset, 4);
+        assert_eq!(image.next_producer_id(), 0);
+        let reserve = MetadataRecord::ReserveProducerIds {
+            first: 0,
+            count: 10,
+        };
+        assert_eq!(log.append(&mut image, &reserve).unwrap(), 5);
+        log.snapshot(&image).unwrap();
+        let (_, reopened, _) = MetadataLog::open(directory.path()).unwrap();
+        assert_eq!(reopened.next_producer_id(), 10);
+        let overlapping = MetadataRecord::ReserveProducerIds {
+            first: 5,
+            count: 10,
+        };
+        assert!(reopened.check(&overlapping).is_err());
     }
 }

@@ -64,4 +64,6 @@ pub enum MetadataRecord {
         set: Vec<(String, String)>,
         remove: Vec<String>,
     },
+    /// Producer ids `first..first + count` are handed out (InitProducerId); never again.
+    ReserveProducerIds { first: i64, count: u32 },
 }
