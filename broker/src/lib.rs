@@ -9,6 +9,7 @@
 //! - [`handlers`]: one file per Kafka API, registered in one table with their versions.
 //! - [`shard`]: what one core owns, and how metadata changes reach every core.
 //! - [`partitions`]: the partition logs of one shard (on the `storage` crate).
+//! - [`producer_state`]: idempotent producers' last batches per partition (deduplication).
 //! - [`fetch_session`]: incremental fetch sessions (KIP-227).
 //! - [`metadata`]: the metadata log, image, records and partition placement.
 //! - [`topics`], [`topic_config`]: topic creation and the topic config table.
@@ -31,6 +32,7 @@ pub mod frame;
 pub mod handlers;
 pub mod metadata;
 pub mod partitions;
+pub mod producer_state;
 pub mod runtime;
 pub mod server;
 pub mod shard;
