@@ -122,6 +122,11 @@ pub struct Settings {
     #[arg(long, env = "FERRITE_FETCH_SESSIONS_PER_CORE_MAX")]
     pub fetch_sessions_per_core_max: Option<usize>,
 
+    /// How long a partition remembers an idempotent producer after its last batch; Kafka's
+    /// producer.id.expiration.ms [default: 86400000, one day].
+    #[arg(long, env = "FERRITE_PRODUCER_ID_EXPIRATION_MS")]
+    pub producer_id_expiration_ms: Option<i64>,
+
     /// Log output format: `text` for people, `json` for log collectors [default: text].
     #[arg(long, env = "FERRITE_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -157,6 +162,7 @@ pub struct BrokerConfig {
     pub default_partitions: i32,
     pub read_cache_bytes_per_core: usize,
     pub fetch_sessions_per_core_max: usize,
+    pub producer_id_expiration_ms: i64,
     pub log_format: LogFormat,
     pub log: String,
 }
@@ -224,6 +230,9 @@ impl Settings {
             fetch_sessions_per_core_max: self
                 .fetch_sessions_per_core_max
                 .or(lower.fetch_sessions_per_core_max),
+            producer_id_expiration_ms: self
+                .producer_id_expiration_ms
+                .or(lower.producer_id_expiration_ms),
             log_format: self.log_format.or(lower.log_format),
             log: self.log.or(lower.log),
         }
@@ -283,6 +292,9 @@ impl Settings {
             default_partitions: self.default_partitions.unwrap_or(1),
             read_cache_bytes_per_core: self.read_cache_bytes_per_core.unwrap_or(64 << 20),
             fetch_sessions_per_core_max: self.fetch_sessions_per_core_max.unwrap_or(1000),
+            producer_id_expiration_ms: self
+                .producer_id_expiration_ms
+                .unwrap_or(crate::producer_state::PRODUCER_ID_EXPIRATION_MS_DEFAULT),
             log_format: self.log_format.unwrap_or(LogFormat::Text),
             log: self.log.unwrap_or_else(|| "info".to_owned()),
         };
@@ -326,6 +338,12 @@ impl BrokerConfig {
                     reason: "must be greater than 0".to_owned(),
                 });
             }
+        }
+        if self.producer_id_expiration_ms < 1 {
+            return Err(ConfigError::Invalid {
+                setting: "producer_id_expiration_ms",
+                reason: format!("{} is below 1", self.producer_id_expiration_ms),
+            });
         }
         if self.default_partitions < 1 {
             return Err(ConfigError::Invalid {

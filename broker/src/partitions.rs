@@ -16,6 +16,7 @@ use std::rc::Rc;
 use storage::{BatchCache, FlushPolicy, GlommioFileSystem, Offset, PartitionLog, StorageError};
 
 use crate::metadata::{TopicId, TopicInfo};
+use crate::producer_state::{ProducerBatch, ProducerState};
 use crate::runtime::event::Event;
 use crate::topic_config;
 
@@ -34,6 +35,9 @@ pub struct Partition {
     /// Notified whenever the high watermark may have moved (appends completed, flushes,
     /// truncation, deletion): fetch long polls wait on it.
     pub data_changed: Event,
+    /// Idempotent producers' last batches, rebuilt from the log on open.
+    pub producers: RefCell<ProducerState>,
+    pub producer_id_expiration_ms: i64,
 }
 
 impl Partition {
@@ -44,6 +48,33 @@ impl Partition {
             FlushPolicy::Interval { .. } => self.log.log_end_offset(),
         }
     }
+}
+
+/// Bytes read per step while rebuilding producer state from a log.
+const RECOVERY_READ_BYTES: usize = 1 << 20;
+
+/// Rebuilds the producer state of `log` by replaying the headers of its batches (no record is
+/// decoded). A recovered producer counts as active at recovery time: batch timestamps are the
+/// clients' clocks, too unreliable to expire by. Reads whole batches `RECOVERY_READ_BYTES` at a time; the loop ends at the log end
+/// because every read advances by at least one batch.
+async fn recover_producer_state(log: &PartitionLog) -> Result<ProducerState, StorageError> {
+    let mut state = ProducerState::new();
+    let recovered_at_ms = crate::handlers::now_ms();
+    let end = log.log_end_offset();
+    let mut next = log.log_start_offset();
+    while next < end {
+        let read = log.read(next, RECOVERY_READ_BYTES, end).await?;
+        if read.next_offset <= next {
+            break;
+        }
+        for header in read.headers() {
+            if let Some(batch) = ProducerBatch::of(&header) {
+                state.replay(batch, header.base_offset, recovered_at_ms);
+            }
+        }
+        next = read.next_offset;
+    }
+    Ok(state)
 }
 
 /// The directory of a partition's log under the data directory.
@@ -58,14 +89,16 @@ pub struct Partitions {
     data_dir: PathBuf,
     cache: Rc<BatchCache>,
     by_key: RefCell<HashMap<PartitionKey, Rc<Partition>>>,
+    producer_id_expiration_ms: i64,
 }
 
 impl Partitions {
-    pub fn new(data_dir: PathBuf, cache_bytes: u64) -> Self {
+    pub fn new(data_dir: PathBuf, cache_bytes: u64, producer_id_expiration_ms: i64) -> Self {
         Self {
             data_dir,
             cache: Rc::new(BatchCache::new(cache_bytes)),
             by_key: RefCell::new(HashMap::new()),
+            producer_id_expiration_ms,
         }
     }
 
@@ -116,11 +149,21 @@ impl Partitions {
             bytes_scanned = report.bytes_scanned,
             "partition opened"
         );
+        let producers = recover_producer_state(&log).await?;
+        if producers.producer_count() > 0 {
+            tracing::debug!(
+                partition = %format!("{}-{}", topic.name, index),
+                producers = producers.producer_count(),
+                "producer state recovered"
+            );
+        }
         let partition = Rc::new(Partition {
             key,
             topic_name: topic.name.clone(),
             log,
             data_changed: Event::new(),
+            producers: RefCell::new(producers),
+            producer_id_expiration_ms: self.producer_id_expiration_ms,
         });
         self.by_key.borrow_mut().insert(key, partition);
         Ok(())

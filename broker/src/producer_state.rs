@@ -181,17 +181,17 @@ impl ProducerState {
     }
 
     /// Applies a batch found in the log (recovery): no checks, the log is the truth.
-    pub fn replay(&mut self, batch: ProducerBatch, base_offset: i64, timestamp_ms: i64) {
+    pub fn replay(&mut self, batch: ProducerBatch, base_offset: i64, now_ms: i64) {
         match self.producers.get_mut(&batch.producer_id) {
             Some(entry) if batch.epoch >= entry.epoch => {
                 if batch.epoch > entry.epoch {
                     entry.epoch = batch.epoch;
                     entry.batches.clear();
                 }
-                push_batch(entry, batch, Some(base_offset), timestamp_ms);
+                push_batch(entry, batch, Some(base_offset), now_ms);
             }
             Some(_) => {}
-            None => self.insert(batch, Some(base_offset), timestamp_ms),
+            None => self.insert(batch, Some(base_offset), now_ms),
         }
     }
 

@@ -81,6 +81,7 @@ impl Shard {
         let partitions = Partitions::new(
             config.data_dir.clone(),
             config.read_cache_bytes_per_core as u64,
+            config.producer_id_expiration_ms,
         );
         Self {
             id,

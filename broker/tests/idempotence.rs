@@ -4,9 +4,75 @@
 use std::collections::HashSet;
 
 use broker::testing::TestBroker;
+use bytes::Bytes;
 use client::Connection;
 use wire::codec::KStr;
 use wire::messages::init_producer_id_request::InitProducerIdRequest;
+use wire::messages::metadata_request::{MetadataRequest, MetadataRequestTopic};
+use wire::messages::produce_request::{PartitionProduceData, ProduceRequest, TopicProduceData};
+use wire::records::{BatchBuilder, BatchOptions, NewRecord};
+
+const TOPIC: &str = "idempotent";
+const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+const INVALID_PRODUCER_EPOCH: i16 = 47;
+
+/// A batch of `count` records from producer `producer_id` at `epoch`, from `first_sequence`.
+fn batch(producer_id: i64, epoch: i16, first_sequence: i32, count: usize) -> Bytes {
+    let mut builder = BatchBuilder::new(BatchOptions {
+        producer_id,
+        producer_epoch: epoch,
+        base_sequence: first_sequence,
+        ..BatchOptions::default()
+    });
+    for index in 0..count {
+        let value = format!("record {first_sequence}+{index}");
+        builder
+            .append(&NewRecord {
+                timestamp_ms: 1_700_000_000_000 + index as i64,
+                key: None,
+                value: Some(value.as_bytes()),
+                headers: &[],
+            })
+            .unwrap();
+    }
+    builder.finish().unwrap().freeze()
+}
+
+fn create_topic(connection: &mut Connection) {
+    let metadata = connection
+        .send(MetadataRequest {
+            topics: Some(vec![MetadataRequestTopic {
+                name: Some(KStr::from_static(TOPIC)),
+                ..Default::default()
+            }]),
+            allow_auto_topic_creation: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(metadata.topics[0].error_code, 0);
+}
+
+/// Produces `records` to partition 0; returns (error code, base offset).
+fn produce(connection: &mut Connection, records: Bytes) -> (i16, i64) {
+    let response = connection
+        .send(ProduceRequest {
+            acks: -1,
+            timeout_ms: 5_000,
+            topic_data: vec![TopicProduceData {
+                name: KStr::from_static(TOPIC),
+                partition_data: vec![PartitionProduceData {
+                    index: 0,
+                    records: Some(records),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+    let partition = &response.responses[0].partition_responses[0];
+    (partition.error_code, partition.base_offset)
+}
 
 fn init_producer_id(connection: &mut Connection) -> (i16, i64, i16) {
     let response = connection
@@ -64,4 +130,103 @@ fn a_transactional_id_is_refused_until_transactions_exist() {
         .unwrap();
     assert_eq!(response.error_code, 15, "COORDINATOR_NOT_AVAILABLE");
     assert_eq!(response.producer_id, -1);
+}
+
+#[test]
+fn a_retried_batch_gets_its_original_offset_and_is_stored_once() {
+    let broker = TestBroker::start();
+    let mut connection = Connection::connect(broker.addr()).unwrap();
+    create_topic(&mut connection);
+    let (error, producer_id, epoch) = init_producer_id(&mut connection);
+    assert_eq!(error, 0);
+    assert_eq!(
+        produce(&mut connection, batch(producer_id, epoch, 0, 3)),
+        (0, 0)
+    );
+    assert_eq!(
+        produce(&mut connection, batch(producer_id, epoch, 3, 2)),
+        (0, 3)
+    );
+    // Both retried: answered with their offsets, not appended again.
+    assert_eq!(
+        produce(&mut connection, batch(producer_id, epoch, 0, 3)),
+        (0, 0)
+    );
+    assert_eq!(
+        produce(&mut connection, batch(producer_id, epoch, 3, 2)),
+        (0, 3)
+    );
+    // The next batch lands right after the first two: the retries took no offsets.
+    assert_eq!(
+        produce(&mut connection, batch(producer_id, epoch, 5, 1)),
+        (0, 5)
+    );
+    // Another producer is independent, and plain batches are never deduplicated.
+    let (_, other, _) = init_producer_id(&mut connection);
+    assert_eq!(produce(&mut connection, batch(other, 0, 0, 3)), (0, 6));
+    assert_eq!(produce(&mut connection, batch(-1, -1, -1, 1)), (0, 9));
+    assert_eq!(produce(&mut connection, batch(-1, -1, -1, 1)), (0, 10));
+}
+
+#[test]
+fn gaps_and_stale_epochs_are_refused_without_writing() {
+    let broker = TestBroker::start();
+    let mut connection = Connection::connect(broker.addr()).unwrap();
+    create_topic(&mut connection);
+    let (_, producer_id, _) = init_producer_id(&mut connection);
+    assert_eq!(
+        produce(&mut connection, batch(producer_id, 0, 0, 2)),
+        (0, 0)
+    );
+    let (error, _) = produce(&mut connection, batch(producer_id, 0, 5, 1));
+    assert_eq!(error, OUT_OF_ORDER_SEQUENCE_NUMBER);
+    let (error, _) = produce(&mut connection, batch(producer_id, 0, 1, 2));
+    assert_eq!(error, OUT_OF_ORDER_SEQUENCE_NUMBER);
+    // A newer epoch starts again at 0 and fences the older one.
+    let (error, _) = produce(&mut connection, batch(producer_id, 1, 2, 1));
+    assert_eq!(error, OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert_eq!(
+        produce(&mut connection, batch(producer_id, 1, 0, 1)),
+        (0, 2)
+    );
+    let (error, _) = produce(&mut connection, batch(producer_id, 0, 2, 1));
+    assert_eq!(error, INVALID_PRODUCER_EPOCH);
+    // Nothing refused took an offset.
+    assert_eq!(
+        produce(&mut connection, batch(producer_id, 1, 1, 1)),
+        (0, 3)
+    );
+}
+
+#[test]
+fn producer_state_survives_a_restart() {
+    let mut broker = TestBroker::start();
+    let mut connection = Connection::connect(broker.addr()).unwrap();
+    create_topic(&mut connection);
+    let (_, producer_id, epoch) = init_producer_id(&mut connection);
+    assert_eq!(
+        produce(&mut connection, batch(producer_id, epoch, 0, 4)),
+        (0, 0)
+    );
+    assert_eq!(
+        produce(&mut connection, batch(producer_id, epoch, 4, 1)),
+        (0, 4)
+    );
+    drop(connection);
+    broker.restart();
+    let mut connection = Connection::connect(broker.addr()).unwrap();
+    assert_eq!(
+        produce(&mut connection, batch(producer_id, epoch, 0, 4)),
+        (0, 0)
+    );
+    assert_eq!(
+        produce(&mut connection, batch(producer_id, epoch, 4, 1)),
+        (0, 4)
+    );
+    let (error, _) = produce(&mut connection, batch(producer_id, epoch, 7, 1));
+    assert_eq!(error, OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert_eq!(
+        produce(&mut connection, batch(producer_id, epoch, 5, 1)),
+        (0, 5)
+    );
 }

@@ -8,6 +8,10 @@
 //! received). With the default `flush.messages = 1` an append completes, and is acknowledged,
 //! once it is durable; acks=1 and acks=-1 both wait for that on a single node. acks=0 gets no
 //! response at all, as Kafka specifies; its appends still run to completion.
+//!
+//! A batch with a producer id is first checked against the partition's producer state
+//! ([`crate::producer_state`]) on the owning shard, in queue order: a retried batch is answered
+//! with its original offset and not appended, a gap or a stale epoch is refused.
 
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
@@ -22,9 +26,11 @@ use wire::messages::produce_response::{
     PartitionProduceResponse, ProduceResponse, TopicProduceResponse,
 };
 use wire::messages::ResponseBody;
+use wire::records::BatchHeader;
 
 use super::{now_ms, storage_error_code, Request, ResponseFuture};
-use crate::partitions::PartitionKey;
+use crate::partitions::{Partition, PartitionKey};
+use crate::producer_state::{ProducerBatch, Verdict};
 use crate::runtime::executors::ShardId;
 use crate::runtime::mesh::PendingCall;
 use crate::runtime::tasks::spawn;
@@ -211,6 +217,13 @@ async fn append_on_owner(
             tasks.push((append.slot, None));
             continue;
         };
+        let producer_batch = match check_producer(&partition, &append.records, now_ms) {
+            ProducerCheck::Answered(outcome) => {
+                tasks.push((append.slot, Some(Err(outcome))));
+                continue;
+            }
+            ProducerCheck::Append(batch) => batch,
+        };
         let task = spawn(async move {
             let records = BytesMut::from(&append.records[..]);
             let context = AppendContext {
@@ -219,6 +232,13 @@ async fn append_on_owner(
             };
             let result = partition.log.append(records, context).await;
             partition.data_changed.notify();
+            if let Some(batch) = producer_batch {
+                let base_offset = result.as_ref().ok().map(|info| info.base_offset.0);
+                partition
+                    .producers
+                    .borrow_mut()
+                    .complete(batch, base_offset);
+            }
             match result {
                 Ok(info) => Appended {
                     error: ErrorCode::None,
@@ -236,12 +256,13 @@ async fn append_on_owner(
                 }
             }
         });
-        tasks.push((append.slot, Some(task)));
+        tasks.push((append.slot, Some(Ok(task))));
     }
     let mut outcomes = Vec::with_capacity(tasks.len());
     for (slot, task) in tasks {
         let outcome = match task {
-            Some(task) => task.join().await,
+            Some(Ok(task)) => task.join().await,
+            Some(Err(answered)) => answered,
             None => Appended::failed(
                 ErrorCode::NotLeaderOrFollower,
                 Some("the partition is not open on its shard".to_owned()),
@@ -250,4 +271,43 @@ async fn append_on_owner(
         outcomes.push((slot, outcome));
     }
     outcomes
+}
+
+/// What the producer state says about a partition's records.
+enum ProducerCheck {
+    /// Append them; `Some` when they carry a producer id (complete the check afterwards).
+    Append(Option<ProducerBatch>),
+    /// Answered without appending: a duplicate (success) or a refusal.
+    Answered(Appended),
+}
+
+/// Checks records with a producer id against the partition's producer state, in queue order
+/// (see [`crate::producer_state`]). Records without one, or too short to have a header, go
+/// to storage unchecked (it refuses what is malformed).
+fn check_producer(partition: &Partition, records: &Bytes, now_ms: i64) -> ProducerCheck {
+    let Ok(header) = BatchHeader::parse(records) else {
+        return ProducerCheck::Append(None);
+    };
+    let Some(batch) = ProducerBatch::of(&header) else {
+        return ProducerCheck::Append(None);
+    };
+    if header.total_len() != records.len() {
+        return ProducerCheck::Answered(Appended::failed(
+            ErrorCode::InvalidRecord,
+            Some("records with a producer id must be exactly one batch".to_owned()),
+        ));
+    }
+    let mut producers = partition.producers.borrow_mut();
+    producers.expire(now_ms, partition.producer_id_expiration_ms);
+    match producers.check(batch, now_ms) {
+        Verdict::Append => ProducerCheck::Append(Some(batch)),
+        Verdict::Duplicate { base_offset } => ProducerCheck::Answered(Appended {
+            error: ErrorCode::None,
+            message: None,
+            base_offset,
+            log_append_time_ms: -1,
+            log_start_offset: partition.log.log_start_offset().0,
+        }),
+        Verdict::Refuse(error) => ProducerCheck::Answered(Appended::failed(error, None)),
+    }
 }
