@@ -15,8 +15,9 @@ use std::rc::Rc;
 
 use storage::{BatchCache, FlushPolicy, GlommioFileSystem, Offset, PartitionLog, StorageError};
 
+use crate::checkpoint::{self, CheckpointKind};
 use crate::metadata::{TopicId, TopicInfo};
-use crate::producer_state::{ProducerBatch, ProducerState};
+use crate::producer_state::{ProducerBatch, ProducerSnapshot, ProducerState};
 use crate::runtime::event::Event;
 use crate::topic_config;
 
@@ -58,10 +59,16 @@ const RECOVERY_READ_BYTES: usize = 1 << 20;
 /// clients' clocks, too unreliable to expire by. Reads whole batches `RECOVERY_READ_BYTES` at a time; the loop ends at the log end
 /// because every read advances by at least one batch.
 async fn recover_producer_state(log: &PartitionLog) -> Result<ProducerState, StorageError> {
-    let mut state = ProducerState::new();
     let recovered_at_ms = crate::handlers::now_ms();
     let end = log.log_end_offset();
-    let mut next = log.log_start_offset();
+    let (mut state, mut next) = match read_producer_snapshot(log.directory()) {
+        Some(snapshot) if snapshot.end_offset <= end.0 => (
+            ProducerState::from_snapshot(&snapshot),
+            Offset(snapshot.end_offset).max(log.log_start_offset()),
+        ),
+        _ => (ProducerState::new(), log.log_start_offset()),
+    };
+    remove_producer_snapshot(log.directory());
     while next < end {
         let read = log.read(next, RECOVERY_READ_BYTES, end).await?;
         if read.next_offset <= next {
@@ -75,6 +82,64 @@ async fn recover_producer_state(log: &PartitionLog) -> Result<ProducerState, Sto
         next = read.next_offset;
     }
     Ok(state)
+}
+
+const PRODUCER_SNAPSHOT: CheckpointKind = CheckpointKind {
+    magic: *b"FPSS",
+    name: "producer state snapshot",
+    version: 1,
+};
+const PRODUCER_SNAPSHOT_FILE: &str = "producer.snapshot";
+
+/// The producer snapshot in a partition directory, if there is a readable one (an unreadable
+/// one is logged and ignored: the log is replayed instead).
+fn read_producer_snapshot(directory: &Path) -> Option<ProducerSnapshot> {
+    let path = directory.join(PRODUCER_SNAPSHOT_FILE);
+    let payload = match checkpoint::read(PRODUCER_SNAPSHOT, &path) {
+        Ok(payload) => payload?,
+        Err(error) => {
+            tracing::warn!(%error, "ignoring the producer snapshot; replaying the log");
+            return None;
+        }
+    };
+    let mut aligned = rkyv::util::AlignedVec::<16>::with_capacity(payload.len());
+    aligned.extend_from_slice(&payload);
+    match rkyv::from_bytes::<ProducerSnapshot, rkyv::rancor::Error>(&aligned) {
+        Ok(snapshot) => Some(snapshot),
+        Err(error) => {
+            tracing::warn!(%error, path = %path.display(), "ignoring an undecodable producer snapshot; replaying the log");
+            None
+        }
+    }
+}
+
+fn remove_producer_snapshot(directory: &Path) {
+    let path = directory.join(PRODUCER_SNAPSHOT_FILE);
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            tracing::warn!(%error, path = %path.display(), "cannot remove a loaded producer snapshot")
+        }
+    }
+}
+
+/// Writes the producer state of `partition` next to its log (after the log is closed, so the
+/// state covers the whole log).
+fn write_producer_snapshot(partition: &Partition) {
+    let snapshot = partition
+        .producers
+        .borrow()
+        .to_snapshot(partition.log.log_end_offset().0);
+    if snapshot.producers.is_empty() {
+        return;
+    }
+    let payload = rkyv::to_bytes::<rkyv::rancor::Error>(&snapshot)
+        .expect("serializing producer state into memory cannot fail");
+    let path = partition.log.directory().join(PRODUCER_SNAPSHOT_FILE);
+    if let Err(error) = checkpoint::write(PRODUCER_SNAPSHOT, &path, &payload) {
+        tracing::warn!(%error, "cannot write the producer snapshot; the log is replayed on start");
+    }
 }
 
 /// The directory of a partition's log under the data directory.
@@ -222,7 +287,7 @@ impl Partitions {
         }
     }
 
-    /// Closes every log (flushing what was written).
+    /// Closes every log (flushing what was written) and snapshots its producer state.
     pub async fn close_all(&self) {
         for partition in self.all() {
             if let Err(error) = partition.log.close().await {
@@ -231,7 +296,9 @@ impl Partitions {
                     partition = %format!("{}-{}", partition.topic_name, partition.key.index),
                     "closing a partition log failed"
                 );
+                continue;
             }
+            write_producer_snapshot(&partition);
         }
     }
 }

@@ -20,8 +20,12 @@
 //!   retention) is accepted at any sequence: Kafka 2.5+ no longer answers UNKNOWN_PRODUCER_ID
 //!   here, because losing state to retention must not fail a healthy producer.
 //!
-//! Recovery: on open, the state is rebuilt by replaying the batch headers of the log
-//! ([`ProducerState::replay`]); no record is decoded. Producers are forgotten
+//! Recovery: on clean shutdown each partition writes its state to `producer.snapshot` in its
+//! directory (a [`crate::checkpoint`] file: rkyv of [`ProducerSnapshot`], with the log end
+//! offset it covers). On open the snapshot is loaded, if present and not ahead of the log, and
+//! the batch headers after it are replayed ([`ProducerState::replay`]; no record is decoded);
+//! without one the whole log is replayed. The snapshot is removed once loaded, so a crash
+//! later never starts from a state older than the log it describes without replaying it. Producers are forgotten
 //! `producer_id_expiration_ms` after their last batch (Kafka's `producer.id.expiration.ms`,
 //! default one day).
 
@@ -100,6 +104,23 @@ pub enum Verdict {
     Duplicate { base_offset: i64 },
     /// Refuse it with this error.
     Refuse(ErrorCode),
+}
+
+/// The file format of the producer state (see the module docs): only completed batches.
+#[derive(Debug, Clone, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct ProducerSnapshot {
+    /// The log end offset the state covers: replay continues from here.
+    pub end_offset: i64,
+    pub producers: Vec<SnapshotProducer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct SnapshotProducer {
+    pub producer_id: i64,
+    pub epoch: i16,
+    pub last_active_ms: i64,
+    /// (first sequence, last sequence, base offset), oldest first.
+    pub batches: Vec<(i32, i32, i64)>,
 }
 
 /// The producer state of one partition.
@@ -192,6 +213,65 @@ impl ProducerState {
             }
             Some(_) => {}
             None => self.insert(batch, Some(base_offset), now_ms),
+        }
+    }
+
+    /// The state as a snapshot covering the log up to `end_offset` (batches still in flight
+    /// are left out: they are not below `end_offset`).
+    pub fn to_snapshot(&self, end_offset: i64) -> ProducerSnapshot {
+        let producers = self
+            .producers
+            .iter()
+            .map(|(&producer_id, entry)| SnapshotProducer {
+                producer_id,
+                epoch: entry.epoch,
+                last_active_ms: entry.last_active_ms,
+                batches: entry
+                    .batches
+                    .iter()
+                    .filter_map(|batch| {
+                        let offset = batch.base_offset?;
+                        Some((batch.first_sequence, batch.last_sequence, offset))
+                    })
+                    .collect(),
+            })
+            .collect();
+        ProducerSnapshot {
+            end_offset,
+            producers,
+        }
+    }
+
+    /// The state a snapshot holds. Bounded: at most [`PRODUCERS_PER_PARTITION_MAX`] producers
+    /// and [`BATCHES_REMEMBERED`] batches each are taken from a file.
+    pub fn from_snapshot(snapshot: &ProducerSnapshot) -> Self {
+        let producers = snapshot
+            .producers
+            .iter()
+            .take(PRODUCERS_PER_PARTITION_MAX)
+            .map(|producer| {
+                let skip = producer.batches.len().saturating_sub(BATCHES_REMEMBERED);
+                let batches = producer.batches[skip..]
+                    .iter()
+                    .map(|&(first_sequence, last_sequence, offset)| BatchEntry {
+                        first_sequence,
+                        last_sequence,
+                        base_offset: Some(offset),
+                    })
+                    .collect();
+                (
+                    producer.producer_id,
+                    ProducerEntry {
+                        epoch: producer.epoch,
+                        batches,
+                        last_active_ms: producer.last_active_ms,
+                    },
+                )
+            })
+            .collect();
+        Self {
+            producers,
+            last_expiry_ms: 0,
         }
     }
 
@@ -370,6 +450,25 @@ mod tests {
             replayed.replay(batch, offset as i64 * 10, 0);
         }
         assert_eq!(checked.producers, replayed.producers);
+    }
+
+    #[test]
+    fn a_snapshot_round_trips_completed_batches_only() {
+        let mut state = ProducerState::new();
+        append(&mut state, batch(0, 0, 2), 0);
+        append(&mut state, batch(0, 2, 2), 2);
+        assert_eq!(state.check(batch(0, 4, 1), 0), Verdict::Append);
+        let snapshot = state.to_snapshot(4);
+        let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&snapshot).unwrap();
+        let decoded = rkyv::from_bytes::<ProducerSnapshot, rkyv::rancor::Error>(&bytes).unwrap();
+        assert_eq!(decoded, snapshot);
+        let mut loaded = ProducerState::from_snapshot(&decoded);
+        assert_eq!(
+            loaded.check(batch(0, 2, 2), 0),
+            Verdict::Duplicate { base_offset: 2 }
+        );
+        // The in-flight batch was not in the snapshot: it comes next.
+        assert_eq!(loaded.check(batch(0, 4, 1), 0), Verdict::Append);
     }
 
     #[test]

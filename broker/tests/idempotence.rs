@@ -213,7 +213,20 @@ fn producer_state_survives_a_restart() {
         (0, 4)
     );
     drop(connection);
+    let snapshot = broker
+        .data_dir()
+        .join("topics")
+        .join(format!("{TOPIC}-0"))
+        .join("producer.snapshot");
+
+    // A clean stop writes a snapshot; the start loads (and removes) it.
+    broker.stop();
+    assert!(
+        snapshot.exists(),
+        "a clean shutdown snapshots producer state"
+    );
     broker.restart();
+    assert!(!snapshot.exists(), "a loaded snapshot is removed");
     let mut connection = Connection::connect(broker.addr()).unwrap();
     assert_eq!(
         produce(&mut connection, batch(producer_id, epoch, 0, 4)),
@@ -228,5 +241,20 @@ fn producer_state_survives_a_restart() {
     assert_eq!(
         produce(&mut connection, batch(producer_id, epoch, 5, 1)),
         (0, 5)
+    );
+    drop(connection);
+
+    // Without a snapshot (as after a crash) the state is rebuilt from the log.
+    broker.stop();
+    std::fs::remove_file(&snapshot).unwrap();
+    broker.restart();
+    let mut connection = Connection::connect(broker.addr()).unwrap();
+    assert_eq!(
+        produce(&mut connection, batch(producer_id, epoch, 5, 1)),
+        (0, 5)
+    );
+    assert_eq!(
+        produce(&mut connection, batch(producer_id, epoch, 6, 1)),
+        (0, 6)
     );
 }
