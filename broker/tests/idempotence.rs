@@ -132,40 +132,45 @@ fn a_transactional_id_is_refused_until_transactions_exist() {
     assert_eq!(response.producer_id, -1);
 }
 
+/// One batch to send, (producer id, epoch, first sequence, record count), and the expected
+/// (error code, base offset).
+type Step = (i64, i16, i32, usize, (i16, i64));
+
+/// Sends each step's batch in turn and checks its answer; the offset is only compared on
+/// success.
+fn expect_answers(connection: &mut Connection, steps: &[Step]) {
+    for (step, &(producer_id, epoch, first_sequence, count, expected)) in steps.iter().enumerate() {
+        let (error, base_offset) =
+            produce(connection, batch(producer_id, epoch, first_sequence, count));
+        let answer = (error, if error == 0 { base_offset } else { expected.1 });
+        assert_eq!(answer, expected, "step {step}");
+    }
+}
+
 #[test]
 fn a_retried_batch_gets_its_original_offset_and_is_stored_once() {
     let broker = TestBroker::start();
     let mut connection = Connection::connect(broker.addr()).unwrap();
     create_topic(&mut connection);
-    let (error, producer_id, epoch) = init_producer_id(&mut connection);
+    let (error, producer, epoch) = init_producer_id(&mut connection);
     assert_eq!(error, 0);
-    assert_eq!(
-        produce(&mut connection, batch(producer_id, epoch, 0, 3)),
-        (0, 0)
-    );
-    assert_eq!(
-        produce(&mut connection, batch(producer_id, epoch, 3, 2)),
-        (0, 3)
-    );
-    // Both retried: answered with their offsets, not appended again.
-    assert_eq!(
-        produce(&mut connection, batch(producer_id, epoch, 0, 3)),
-        (0, 0)
-    );
-    assert_eq!(
-        produce(&mut connection, batch(producer_id, epoch, 3, 2)),
-        (0, 3)
-    );
-    // The next batch lands right after the first two: the retries took no offsets.
-    assert_eq!(
-        produce(&mut connection, batch(producer_id, epoch, 5, 1)),
-        (0, 5)
-    );
-    // Another producer is independent, and plain batches are never deduplicated.
     let (_, other, _) = init_producer_id(&mut connection);
-    assert_eq!(produce(&mut connection, batch(other, 0, 0, 3)), (0, 6));
-    assert_eq!(produce(&mut connection, batch(-1, -1, -1, 1)), (0, 9));
-    assert_eq!(produce(&mut connection, batch(-1, -1, -1, 1)), (0, 10));
+    expect_answers(
+        &mut connection,
+        &[
+            (producer, epoch, 0, 3, (0, 0)),
+            (producer, epoch, 3, 2, (0, 3)),
+            // Both retried: answered with their offsets, not appended again.
+            (producer, epoch, 0, 3, (0, 0)),
+            (producer, epoch, 3, 2, (0, 3)),
+            // The next batch lands right after the first two: the retries took no offsets.
+            (producer, epoch, 5, 1, (0, 5)),
+            // Another producer is independent, and plain batches are never deduplicated.
+            (other, 0, 0, 3, (0, 6)),
+            (-1, -1, -1, 1, (0, 9)),
+            (-1, -1, -1, 1, (0, 10)),
+        ],
+    );
 }
 
 #[test]
@@ -173,28 +178,21 @@ fn gaps_and_stale_epochs_are_refused_without_writing() {
     let broker = TestBroker::start();
     let mut connection = Connection::connect(broker.addr()).unwrap();
     create_topic(&mut connection);
-    let (_, producer_id, _) = init_producer_id(&mut connection);
-    assert_eq!(
-        produce(&mut connection, batch(producer_id, 0, 0, 2)),
-        (0, 0)
-    );
-    let (error, _) = produce(&mut connection, batch(producer_id, 0, 5, 1));
-    assert_eq!(error, OUT_OF_ORDER_SEQUENCE_NUMBER);
-    let (error, _) = produce(&mut connection, batch(producer_id, 0, 1, 2));
-    assert_eq!(error, OUT_OF_ORDER_SEQUENCE_NUMBER);
-    // A newer epoch starts again at 0 and fences the older one.
-    let (error, _) = produce(&mut connection, batch(producer_id, 1, 2, 1));
-    assert_eq!(error, OUT_OF_ORDER_SEQUENCE_NUMBER);
-    assert_eq!(
-        produce(&mut connection, batch(producer_id, 1, 0, 1)),
-        (0, 2)
-    );
-    let (error, _) = produce(&mut connection, batch(producer_id, 0, 2, 1));
-    assert_eq!(error, INVALID_PRODUCER_EPOCH);
-    // Nothing refused took an offset.
-    assert_eq!(
-        produce(&mut connection, batch(producer_id, 1, 1, 1)),
-        (0, 3)
+    let (_, producer, _) = init_producer_id(&mut connection);
+    let refused = |error| (error, -1);
+    expect_answers(
+        &mut connection,
+        &[
+            (producer, 0, 0, 2, (0, 0)),
+            (producer, 0, 5, 1, refused(OUT_OF_ORDER_SEQUENCE_NUMBER)),
+            (producer, 0, 1, 2, refused(OUT_OF_ORDER_SEQUENCE_NUMBER)),
+            // A newer epoch starts again at 0 and fences the older one.
+            (producer, 1, 2, 1, refused(OUT_OF_ORDER_SEQUENCE_NUMBER)),
+            (producer, 1, 0, 1, (0, 2)),
+            (producer, 0, 2, 1, refused(INVALID_PRODUCER_EPOCH)),
+            // Nothing refused took an offset.
+            (producer, 1, 1, 1, (0, 3)),
+        ],
     );
 }
 
@@ -203,14 +201,13 @@ fn producer_state_survives_a_restart() {
     let mut broker = TestBroker::start();
     let mut connection = Connection::connect(broker.addr()).unwrap();
     create_topic(&mut connection);
-    let (_, producer_id, epoch) = init_producer_id(&mut connection);
-    assert_eq!(
-        produce(&mut connection, batch(producer_id, epoch, 0, 4)),
-        (0, 0)
-    );
-    assert_eq!(
-        produce(&mut connection, batch(producer_id, epoch, 4, 1)),
-        (0, 4)
+    let (_, producer, epoch) = init_producer_id(&mut connection);
+    expect_answers(
+        &mut connection,
+        &[
+            (producer, epoch, 0, 4, (0, 0)),
+            (producer, epoch, 4, 1, (0, 4)),
+        ],
     );
     drop(connection);
     let snapshot = broker
@@ -228,19 +225,14 @@ fn producer_state_survives_a_restart() {
     broker.restart();
     assert!(!snapshot.exists(), "a loaded snapshot is removed");
     let mut connection = Connection::connect(broker.addr()).unwrap();
-    assert_eq!(
-        produce(&mut connection, batch(producer_id, epoch, 0, 4)),
-        (0, 0)
-    );
-    assert_eq!(
-        produce(&mut connection, batch(producer_id, epoch, 4, 1)),
-        (0, 4)
-    );
-    let (error, _) = produce(&mut connection, batch(producer_id, epoch, 7, 1));
-    assert_eq!(error, OUT_OF_ORDER_SEQUENCE_NUMBER);
-    assert_eq!(
-        produce(&mut connection, batch(producer_id, epoch, 5, 1)),
-        (0, 5)
+    expect_answers(
+        &mut connection,
+        &[
+            (producer, epoch, 0, 4, (0, 0)),
+            (producer, epoch, 4, 1, (0, 4)),
+            (producer, epoch, 7, 1, (OUT_OF_ORDER_SEQUENCE_NUMBER, -1)),
+            (producer, epoch, 5, 1, (0, 5)),
+        ],
     );
     drop(connection);
 
@@ -249,12 +241,11 @@ fn producer_state_survives_a_restart() {
     std::fs::remove_file(&snapshot).unwrap();
     broker.restart();
     let mut connection = Connection::connect(broker.addr()).unwrap();
-    assert_eq!(
-        produce(&mut connection, batch(producer_id, epoch, 5, 1)),
-        (0, 5)
-    );
-    assert_eq!(
-        produce(&mut connection, batch(producer_id, epoch, 6, 1)),
-        (0, 6)
+    expect_answers(
+        &mut connection,
+        &[
+            (producer, epoch, 5, 1, (0, 5)),
+            (producer, epoch, 6, 1, (0, 6)),
+        ],
     );
 }
