@@ -68,7 +68,6 @@ async fn recover_producer_state(log: &PartitionLog) -> Result<ProducerState, Sto
         ),
         _ => (ProducerState::new(), log.log_start_offset()),
     };
-    remove_producer_snapshot(log.directory());
     while next < end {
         let read = log.read(next, RECOVERY_READ_BYTES, end).await?;
         if read.next_offset <= next {
@@ -113,20 +112,10 @@ fn read_producer_snapshot(directory: &Path) -> Option<ProducerSnapshot> {
     }
 }
 
-fn remove_producer_snapshot(directory: &Path) {
-    let path = directory.join(PRODUCER_SNAPSHOT_FILE);
-    match std::fs::remove_file(&path) {
-        Ok(()) => {}
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => {
-            tracing::warn!(%error, path = %path.display(), "cannot remove a loaded producer snapshot")
-        }
-    }
-}
-
-/// Writes the producer state of `partition` next to its log (after the log is closed, so the
-/// state covers the whole log).
-fn write_producer_snapshot(partition: &Partition) {
+/// Writes the producer state of `partition` next to its log, covering the log up to its end:
+/// call it once the log is closed, or when [`ProducerState::snapshot_due`] (blocking file I/O:
+/// a small file, written rarely).
+pub fn write_producer_snapshot(partition: &Partition) {
     let snapshot = partition
         .producers
         .borrow()
@@ -137,8 +126,11 @@ fn write_producer_snapshot(partition: &Partition) {
     let payload = rkyv::to_bytes::<rkyv::rancor::Error>(&snapshot)
         .expect("serializing producer state into memory cannot fail");
     let path = partition.log.directory().join(PRODUCER_SNAPSHOT_FILE);
-    if let Err(error) = checkpoint::write(PRODUCER_SNAPSHOT, &path, &payload) {
-        tracing::warn!(%error, "cannot write the producer snapshot; the log is replayed on start");
+    match checkpoint::write(PRODUCER_SNAPSHOT, &path, &payload) {
+        Ok(()) => partition.producers.borrow_mut().snapshot_written(),
+        Err(error) => {
+            tracing::warn!(%error, "cannot write the producer snapshot; the log is replayed on start")
+        }
     }
 }
 

@@ -22,10 +22,11 @@
 //!
 //! Recovery: on clean shutdown each partition writes its state to `producer.snapshot` in its
 //! directory (a [`crate::checkpoint`] file: rkyv of [`ProducerSnapshot`], with the log end
-//! offset it covers). On open the snapshot is loaded, if present and not ahead of the log, and
+//! offset it covers), and every few minutes while it serves, whenever the state changed and no
+//! batch is in flight. On open the snapshot is loaded, if present and not ahead of the log, and
 //! the batch headers after it are replayed ([`ProducerState::replay`]; no record is decoded);
-//! without one the whole log is replayed. The snapshot is removed once loaded, so a crash
-//! later never starts from a state older than the log it describes without replaying it. Producers are forgotten
+//! without one, or with one ahead of the log (a crash cut the log's tail), the whole log is
+//! replayed. Producers are forgotten
 //! `producer_id_expiration_ms` after their last batch (Kafka's `producer.id.expiration.ms`,
 //! default one day).
 
@@ -128,6 +129,8 @@ pub struct SnapshotProducer {
 pub struct ProducerState {
     producers: HashMap<i64, ProducerEntry>,
     last_expiry_ms: i64,
+    /// Whether a batch completed since the last snapshot.
+    changed_since_snapshot: bool,
 }
 
 impl ProducerState {
@@ -193,7 +196,10 @@ impl ProducerState {
         });
         if let Some(position) = position {
             match base_offset {
-                Some(offset) => entry.batches[position].base_offset = Some(offset),
+                Some(offset) => {
+                    entry.batches[position].base_offset = Some(offset);
+                    self.changed_since_snapshot = true;
+                }
                 None => {
                     entry.batches.remove(position);
                 }
@@ -216,8 +222,25 @@ impl ProducerState {
         }
     }
 
+    /// Whether a periodic snapshot is worth writing now: something completed since the last
+    /// one, and no batch is in flight (so every batch below the log end is in the state).
+    pub fn snapshot_due(&self) -> bool {
+        self.changed_since_snapshot
+            && self.producers.values().all(|entry| {
+                entry
+                    .batches
+                    .iter()
+                    .all(|batch| batch.base_offset.is_some())
+            })
+    }
+
+    /// Records that a snapshot of the current state was written.
+    pub fn snapshot_written(&mut self) {
+        self.changed_since_snapshot = false;
+    }
+
     /// The state as a snapshot covering the log up to `end_offset` (batches still in flight
-    /// are left out: they are not below `end_offset`).
+    /// are left out: take it when none is, see [`ProducerState::snapshot_due`]).
     pub fn to_snapshot(&self, end_offset: i64) -> ProducerSnapshot {
         let producers = self
             .producers
@@ -272,6 +295,7 @@ impl ProducerState {
         Self {
             producers,
             last_expiry_ms: 0,
+            changed_since_snapshot: false,
         }
     }
 
@@ -457,7 +481,9 @@ mod tests {
         let mut state = ProducerState::new();
         append(&mut state, batch(0, 0, 2), 0);
         append(&mut state, batch(0, 2, 2), 2);
+        assert!(state.snapshot_due());
         assert_eq!(state.check(batch(0, 4, 1), 0), Verdict::Append);
+        assert!(!state.snapshot_due(), "not while a batch is in flight");
         let snapshot = state.to_snapshot(4);
         let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&snapshot).unwrap();
         let decoded = rkyv::from_bytes::<ProducerSnapshot, rkyv::rancor::Error>(&bytes).unwrap();

@@ -25,7 +25,7 @@ use crate::connection::{serve, ConnectionLimits};
 use crate::data_dir::{DataDirError, DataDirLock};
 use crate::handlers::{now_ms, ShardRequests};
 use crate::metadata::log::{MetadataLog, MetadataLogError};
-use crate::partitions::{partition_directory, Partitions};
+use crate::partitions::{partition_directory, write_producer_snapshot, Partitions};
 use crate::runtime::executors::{
     start_shards, ExecutorError, ExecutorSettings, RunningShards, ShardId,
 };
@@ -45,6 +45,9 @@ const LOG_TICK_INTERVAL: Duration = Duration::from_millis(100);
 /// How often retention runs over every partition (Kafka's log.retention.check.interval.ms is
 /// 5 minutes; a shorter interval costs little because only segment metadata is looked at).
 const RETENTION_INTERVAL: Duration = Duration::from_secs(30);
+/// How often changed producer state is snapshotted while serving (bounds the log replayed
+/// after a crash to what was written since).
+const PRODUCER_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(300);
 
 /// Why the broker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -393,12 +396,17 @@ async fn shard_main(start: ShardStart) {
 /// shard stops.
 async fn maintain_logs(shard: Rc<Shard>) {
     let mut last_retention = Instant::now();
+    let mut last_producer_snapshot = Instant::now();
     while !shard.activity.stopping() {
         sleep(LOG_TICK_INTERVAL).await;
         let now = now_ms();
         let retention_due = last_retention.elapsed() >= RETENTION_INTERVAL;
         if retention_due {
             last_retention = Instant::now();
+        }
+        let producer_snapshot_due = last_producer_snapshot.elapsed() >= PRODUCER_SNAPSHOT_INTERVAL;
+        if producer_snapshot_due {
+            last_producer_snapshot = Instant::now();
         }
         for partition in shard.partitions.all() {
             if shard.activity.stopping() {
@@ -421,6 +429,9 @@ async fn maintain_logs(shard: Rc<Shard>) {
             }
             if partition.high_watermark() != before {
                 partition.data_changed.notify();
+            }
+            if producer_snapshot_due && partition.producers.borrow().snapshot_due() {
+                write_producer_snapshot(&partition);
             }
         }
     }
