@@ -83,12 +83,13 @@ async fn recover_producer_state(log: &PartitionLog) -> Result<ProducerState, Sto
     Ok(state)
 }
 
-const PRODUCER_SNAPSHOT: CheckpointKind = CheckpointKind {
+/// The producer state snapshot file of a partition (in its directory) and its format.
+pub const PRODUCER_SNAPSHOT: CheckpointKind = CheckpointKind {
     magic: *b"FPSS",
     name: "producer state snapshot",
     version: 1,
 };
-const PRODUCER_SNAPSHOT_FILE: &str = "producer.snapshot";
+pub const PRODUCER_SNAPSHOT_FILE: &str = "producer.snapshot";
 
 /// The producer snapshot in a partition directory, if there is a readable one (an unreadable
 /// one is logged and ignored: the log is replayed instead).

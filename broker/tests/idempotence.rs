@@ -3,6 +3,9 @@
 
 use std::collections::HashSet;
 
+use broker::checkpoint;
+use broker::partitions::{PRODUCER_SNAPSHOT, PRODUCER_SNAPSHOT_FILE};
+use broker::producer_state::{ProducerSnapshot, SnapshotProducer};
 use broker::testing::TestBroker;
 use bytes::Bytes;
 use client::Connection;
@@ -245,6 +248,58 @@ fn producer_state_survives_a_restart() {
         &[
             (producer, epoch, 5, 1, (0, 5)),
             (producer, epoch, 6, 1, (0, 6)),
+        ],
+    );
+}
+
+#[test]
+fn a_snapshot_ahead_of_the_log_or_corrupt_is_ignored() {
+    let mut broker = TestBroker::start();
+    let mut connection = Connection::connect(broker.addr()).unwrap();
+    create_topic(&mut connection);
+    let (_, producer, epoch) = init_producer_id(&mut connection);
+    expect_answers(&mut connection, &[(producer, epoch, 0, 2, (0, 0))]);
+    drop(connection);
+    let snapshot = broker
+        .data_dir()
+        .join("topics")
+        .join(format!("{TOPIC}-0"))
+        .join(PRODUCER_SNAPSHOT_FILE);
+
+    // A snapshot claiming more log than there is (as when a crash cut the tail): had it been
+    // used, epoch 5 would fence the producer's epoch 0.
+    broker.stop();
+    let ahead = ProducerSnapshot {
+        end_offset: 1_000,
+        producers: vec![SnapshotProducer {
+            producer_id: producer,
+            epoch: 5,
+            last_active_ms: 0,
+            batches: vec![(0, 0, 999)],
+        }],
+    };
+    let payload = rkyv::to_bytes::<rkyv::rancor::Error>(&ahead).unwrap();
+    checkpoint::write(PRODUCER_SNAPSHOT, &snapshot, &payload).unwrap();
+    broker.restart();
+    let mut connection = Connection::connect(broker.addr()).unwrap();
+    expect_answers(
+        &mut connection,
+        &[
+            (producer, epoch, 0, 2, (0, 0)),
+            (producer, epoch, 2, 1, (0, 2)),
+        ],
+    );
+    drop(connection);
+
+    broker.stop();
+    std::fs::write(&snapshot, b"not a snapshot").unwrap();
+    broker.restart();
+    let mut connection = Connection::connect(broker.addr()).unwrap();
+    expect_answers(
+        &mut connection,
+        &[
+            (producer, epoch, 2, 1, (0, 2)),
+            (producer, epoch, 3, 1, (0, 3)),
         ],
     );
 }
