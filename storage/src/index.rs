@@ -132,6 +132,11 @@ impl OffsetIndex {
         bytes
     }
 
+    /// The entries, oldest first.
+    pub(crate) fn entries(&self) -> &[OffsetIndexEntry] {
+        &self.entries
+    }
+
     /// Parses an index file and checks it against the data size. The loaded index continues
     /// with an entry for the next batch appended.
     pub(crate) fn decode(bytes: &[u8], data_size_bytes: u64) -> Result<Self, IndexError> {

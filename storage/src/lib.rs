@@ -42,6 +42,7 @@ mod checkpoint;
 pub mod config;
 pub mod error;
 mod index;
+pub mod inspect;
 pub mod io;
 pub mod log;
 pub mod offset;
