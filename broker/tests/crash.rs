@@ -15,9 +15,8 @@ use client::{Connection, ConnectionOptions};
 use support::{run_with_timeout, FerriteProcess};
 use wire::codec::KStr;
 use wire::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
-use wire::messages::metadata_request::{MetadataRequest, MetadataRequestTopic};
 use wire::messages::produce_request::{PartitionProduceData, ProduceRequest, TopicProduceData};
-use wire::records::{Batch, BatchBuilder, BatchOptions, NewRecord};
+use wire::records::Batch;
 
 const TOPIC: &str = "crash";
 /// Records per produce request.
@@ -26,19 +25,11 @@ const RECORDS_PER_BATCH: u64 = 10;
 const PRODUCE_PHASE_MAX: Duration = Duration::from_secs(3);
 
 fn batch(first: u64) -> Bytes {
-    let mut builder = BatchBuilder::new(BatchOptions::default());
-    for number in first..first + RECORDS_PER_BATCH {
-        let value = format!("record-{number}");
-        builder
-            .append(&NewRecord {
-                timestamp_ms: 1_700_000_000_000,
-                key: None,
-                value: Some(value.as_bytes()),
-                headers: &[],
-            })
-            .expect("the record fits");
-    }
-    builder.finish().expect("the batch builds").freeze()
+    let values: Vec<String> = (first..first + RECORDS_PER_BATCH)
+        .map(|number| format!("record-{number}"))
+        .collect();
+    let values: Vec<&str> = values.iter().map(String::as_str).collect();
+    support::batch_of(&values, 1_700_000_000_000)
 }
 
 /// Produces batches numbered from `next` until the broker goes away or `stop` is set; returns
@@ -143,18 +134,7 @@ fn read_all(addr: std::net::SocketAddr) -> Vec<u64> {
 #[test]
 fn acknowledged_records_survive_sigkill() {
     let mut broker = FerriteProcess::start(&[]);
-    let metadata = Connection::connect(broker.addr())
-        .unwrap()
-        .send(MetadataRequest {
-            topics: Some(vec![MetadataRequestTopic {
-                name: Some(KStr::from_static(TOPIC)),
-                ..Default::default()
-            }]),
-            allow_auto_topic_creation: true,
-            ..Default::default()
-        })
-        .unwrap();
-    assert_eq!(metadata.topics[0].error_code, 0, "the topic is created");
+    support::create_topic(&mut Connection::connect(broker.addr()).unwrap(), TOPIC);
     let mut acknowledged_end = 0u64;
     for cycle in 0..3u64 {
         let stop = Arc::new(AtomicBool::new(false));
@@ -225,4 +205,36 @@ fn acknowledged_records_survive_sigkill() {
             "cycle {cycle}: kcat reads the same records"
         );
     }
+}
+
+#[test]
+fn sigterm_stops_cleanly_and_keeps_everything() {
+    let mut broker = FerriteProcess::start(&[]);
+    let mut connection = Connection::connect(broker.addr()).unwrap();
+    support::create_topic(&mut connection, TOPIC);
+    let stop = AtomicBool::new(false);
+    let addr = broker.addr();
+    let (acknowledged, _) = std::thread::scope(|scope| {
+        let producer = scope.spawn(|| produce_until_gone(addr, 0, &stop));
+        std::thread::sleep(Duration::from_millis(300));
+        stop.store(true, Ordering::SeqCst);
+        producer.join().unwrap()
+    });
+    drop(connection);
+    let status = broker.terminate().expect("the broker was running");
+    assert!(status.success(), "SIGTERM exits cleanly: {status:?}");
+    let log = broker.stderr();
+    assert!(
+        log.contains("ferrite stopped"),
+        "the stop is logged:\n{log}"
+    );
+
+    broker.restart();
+    let numbers = read_all(broker.addr());
+    assert_eq!(numbers, (0..acknowledged).collect::<Vec<_>>());
+    let log = broker.stderr();
+    assert!(
+        log.contains("metadata recovered"),
+        "recovery is logged:\n{log}"
+    );
 }

@@ -1,6 +1,8 @@
 //! Bad input and limits against a whole broker: each hostile connection gets the right error
 //! code or is closed, and the broker keeps serving everyone else with its data intact.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -12,23 +14,12 @@ use wire::codec::KStr;
 use wire::error_code::ErrorCode;
 use wire::messages::api_versions_response::ApiVersionsResponse;
 use wire::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
-use wire::messages::metadata_request::{MetadataRequest, MetadataRequestTopic};
 use wire::messages::produce_request::{PartitionProduceData, ProduceRequest, TopicProduceData};
-use wire::records::{BatchBuilder, BatchOptions, NewRecord};
 
 const TOPIC: &str = "survivor";
 
 fn batch(value: &str) -> Bytes {
-    let mut builder = BatchBuilder::new(BatchOptions::default());
-    builder
-        .append(&NewRecord {
-            timestamp_ms: 1_700_000_000_000,
-            key: None,
-            value: Some(value.as_bytes()),
-            headers: &[],
-        })
-        .unwrap();
-    builder.finish().unwrap().freeze()
+    support::batch_of(&[value], 1_700_000_000_000)
 }
 
 fn produce(connection: &mut Connection, records: Bytes) -> i16 {
@@ -114,17 +105,7 @@ fn start() -> (TestBroker, i64) {
         config.connections_max = 8;
     });
     let mut connection = Connection::connect(broker.addr()).unwrap();
-    let metadata = connection
-        .send(MetadataRequest {
-            topics: Some(vec![MetadataRequestTopic {
-                name: Some(KStr::from_static(TOPIC)),
-                ..Default::default()
-            }]),
-            allow_auto_topic_creation: true,
-            ..Default::default()
-        })
-        .unwrap();
-    assert_eq!(metadata.topics[0].error_code, 0);
+    support::create_topic(&mut connection, TOPIC);
     assert_eq!(produce(&mut connection, batch("before")), 0);
     (broker, 1)
 }

@@ -2,6 +2,8 @@
 //! of the compatibility suite (the table below, checked against the handler table), and each
 //! version of each is swept here with a real request whose response must decode and succeed.
 
+mod support;
+
 use broker::handlers::HANDLERS;
 use broker::testing::TestBroker;
 use bytes::Bytes;
@@ -16,7 +18,6 @@ use wire::messages::list_offsets_request::{
 use wire::messages::metadata_request::{MetadataRequest, MetadataRequestTopic};
 use wire::messages::produce_request::{PartitionProduceData, ProduceRequest, TopicProduceData};
 use wire::messages::{ApiKey, ResponseBody};
-use wire::records::{BatchBuilder, BatchOptions, NewRecord};
 
 /// Which real-client test exercises each advertised API. A new API in `HANDLERS` must be
 /// added here, with a real client that uses it, or `every_advertised_api_has_a_real_client`
@@ -68,16 +69,7 @@ fn every_advertised_api_has_a_real_client() {
 const TOPIC: &str = "sweep";
 
 fn batch() -> Bytes {
-    let mut builder = BatchBuilder::new(BatchOptions::default());
-    builder
-        .append(&NewRecord {
-            timestamp_ms: 1_700_000_000_000,
-            key: None,
-            value: Some(b"sweep"),
-            headers: &[],
-        })
-        .unwrap();
-    builder.finish().unwrap().freeze()
+    support::batch_of(&["sweep"], 1_700_000_000_000)
 }
 
 /// Sends `api`'s sample request at `version`; returns the error codes found in the response.
@@ -229,17 +221,7 @@ fn sweep_one(
 fn every_advertised_version_answers() {
     let broker = TestBroker::start();
     let mut connection = Connection::connect(broker.addr()).unwrap();
-    let metadata = connection
-        .send(MetadataRequest {
-            topics: Some(vec![MetadataRequestTopic {
-                name: Some(KStr::from_static(TOPIC)),
-                ..Default::default()
-            }]),
-            allow_auto_topic_creation: true,
-            ..Default::default()
-        })
-        .unwrap();
-    let topic_id = metadata.topics[0].topic_id;
+    let topic_id = support::create_topic(&mut connection, TOPIC);
     // One record first, so that reads have something to return.
     let first = ResponseBody::from(
         connection

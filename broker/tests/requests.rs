@@ -1,6 +1,8 @@
 //! The basic request path through a real in-process broker, driven by the `client` crate:
 //! auto-creation through Metadata, Produce, Fetch and ListOffsets, across a restart.
 
+mod support;
+
 use broker::testing::TestBroker;
 use bytes::Bytes;
 use client::Connection;
@@ -9,23 +11,11 @@ use wire::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
 use wire::messages::list_offsets_request::{
     ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic,
 };
-use wire::messages::metadata_request::{MetadataRequest, MetadataRequestTopic};
 use wire::messages::produce_request::{PartitionProduceData, ProduceRequest, TopicProduceData};
-use wire::records::{Batch, BatchBuilder, BatchOptions, NewRecord};
+use wire::records::Batch;
 
 fn batch(values: &[&str]) -> Bytes {
-    let mut builder = BatchBuilder::new(BatchOptions::default());
-    for (index, value) in values.iter().enumerate() {
-        builder
-            .append(&NewRecord {
-                timestamp_ms: 1_700_000_000_000 + index as i64,
-                key: None,
-                value: Some(value.as_bytes()),
-                headers: &[],
-            })
-            .unwrap();
-    }
-    builder.finish().unwrap().freeze()
+    support::batch_of(values, 1_700_000_000_000)
 }
 
 fn produce(connection: &mut Connection, topic: &str, values: &[&str]) -> (i16, i64) {
@@ -112,18 +102,7 @@ fn latest_offset(connection: &mut Connection, topic: &str) -> i64 {
 fn produce_fetch_and_list_offsets_survive_a_restart() {
     let mut broker = TestBroker::start();
     let mut connection = Connection::connect(broker.addr()).unwrap();
-    let metadata = connection
-        .send(MetadataRequest {
-            topics: Some(vec![MetadataRequestTopic {
-                name: Some(KStr::from_static("events")),
-                ..Default::default()
-            }]),
-            allow_auto_topic_creation: true,
-            ..Default::default()
-        })
-        .unwrap();
-    assert_eq!(metadata.topics[0].error_code, 0);
-    assert!(!metadata.topics[0].partitions.is_empty());
+    support::create_topic(&mut connection, "events");
 
     assert_eq!(produce(&mut connection, "events", &["a", "b"]), (0, 0));
     assert_eq!(produce(&mut connection, "events", &["c"]), (0, 2));

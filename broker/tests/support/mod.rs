@@ -265,3 +265,39 @@ pub fn run_python_script(script: &str, bootstrap: &str, broker: &FerriteProcess)
     );
     output.stdout
 }
+
+/// Creates `topic` the way producers do: a Metadata request that allows auto-creation.
+/// Returns its topic id.
+pub fn create_topic(connection: &mut client::Connection, topic: &str) -> wire::codec::Uuid {
+    use wire::codec::KStr;
+    use wire::messages::metadata_request::{MetadataRequest, MetadataRequestTopic};
+    let metadata = connection
+        .send(MetadataRequest {
+            topics: Some(vec![MetadataRequestTopic {
+                name: Some(KStr::from(topic.to_owned())),
+                ..Default::default()
+            }]),
+            allow_auto_topic_creation: true,
+            ..Default::default()
+        })
+        .expect("metadata answers");
+    assert_eq!(metadata.topics[0].error_code, 0, "topic {topic} is created");
+    metadata.topics[0].topic_id
+}
+
+/// One uncompressed batch holding `values`, with timestamps from `first_timestamp_ms` up.
+pub fn batch_of(values: &[&str], first_timestamp_ms: i64) -> bytes::Bytes {
+    use wire::records::{BatchBuilder, BatchOptions, NewRecord};
+    let mut builder = BatchBuilder::new(BatchOptions::default());
+    for (index, value) in values.iter().enumerate() {
+        builder
+            .append(&NewRecord {
+                timestamp_ms: first_timestamp_ms + index as i64,
+                key: None,
+                value: Some(value.as_bytes()),
+                headers: &[],
+            })
+            .expect("the record fits");
+    }
+    builder.finish().expect("the batch builds").freeze()
+}
