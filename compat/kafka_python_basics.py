@@ -12,6 +12,7 @@ import sys
 import time
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 
 BOOTSTRAP = sys.argv[1]
 TOPIC = "kafka-python-basics"
@@ -66,6 +67,18 @@ def main():
     record = next(iter(consumer))
     check(record.offset == 150, f"seek to 150 read {record.offset}")
     consumer.close()
+
+    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    admin.create_topics([NewTopic("kafka-python-admin", num_partitions=2, replication_factor=1,
+                                  topic_configs={"retention.ms": "120000"})])
+    check("kafka-python-admin" in admin.list_topics(), "created topic is listed")
+    described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, "kafka-python-admin")])
+    retention = described["topic"]["kafka-python-admin"]["retention.ms"]
+    check(retention["value"] == "120000", f"retention.ms described: {retention}")
+    check(retention["config_source"] == "DYNAMIC_TOPIC_CONFIG", f"retention.ms source: {retention}")
+    admin.delete_topics(["kafka-python-admin"])
+    check("kafka-python-admin" not in admin.list_topics(), "deleted topic is gone")
+    admin.close()
     print("kafka-python basics ok")
 
 

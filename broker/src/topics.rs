@@ -114,9 +114,18 @@ pub async fn create_topics(
             (records, checks)
         })
         .await?;
-    // Records were made for the topics whose check passed, in order.
+    Ok(merge_outcomes(checks, outcomes, validate_only))
+}
+
+/// One outcome per checked topic: its refusal, or the outcome of its record (records were
+/// made, in order, for the topics whose check passed, unless only validating).
+fn merge_outcomes(
+    checks: Vec<Result<(), TopicError>>,
+    outcomes: Vec<crate::shard::RecordOutcome>,
+    validate_only: bool,
+) -> Vec<Result<(), TopicError>> {
     let mut outcomes = outcomes.into_iter();
-    Ok(checks
+    checks
         .into_iter()
         .map(|check| {
             check?;
@@ -132,5 +141,151 @@ pub async fn create_topics(
                 )),
             }
         })
-        .collect())
+        .collect()
+}
+
+/// The outcomes of `count` topic changes when the metadata shard is gone (the broker stops).
+pub fn stopping(count: usize) -> Vec<Result<(), TopicError>> {
+    (0..count)
+        .map(|_| {
+            Err(TopicError::new(
+                ErrorCode::NotController,
+                "the broker is stopping",
+            ))
+        })
+        .collect()
+}
+
+/// Resolves `wanted` topics and records one change for each found; returns one outcome per
+/// topic, in order. `change` turns a found topic into its record or a refusal.
+async fn change_topics<W, F>(
+    shard: &Rc<Shard>,
+    wanted: Vec<W>,
+    validate_only: bool,
+    change: F,
+) -> Result<Vec<Result<(), TopicError>>, ShardGone>
+where
+    W: Send + 'static,
+    F: Fn(&MetadataImage, usize, &W) -> Result<MetadataRecord, TopicError> + Send + 'static,
+{
+    let (outcomes, checks) = shard
+        .change_metadata(move |image, shard_count| {
+            let mut records = Vec::new();
+            let checks: Vec<Result<(), TopicError>> = wanted
+                .iter()
+                .map(|want| {
+                    let record = change(image, shard_count, want)?;
+                    if !validate_only {
+                        records.push(record);
+                    }
+                    Ok(())
+                })
+                .collect();
+            (records, checks)
+        })
+        .await?;
+    Ok(merge_outcomes(checks, outcomes, validate_only))
+}
+
+/// A topic named by name or by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopicRef {
+    Name(String),
+    Id(TopicId),
+}
+
+fn find<'a>(
+    image: &'a MetadataImage,
+    topic: &TopicRef,
+) -> Result<&'a crate::metadata::TopicInfo, TopicError> {
+    match topic {
+        TopicRef::Name(name) => image.topic(name).ok_or_else(|| {
+            TopicError::new(
+                ErrorCode::UnknownTopicOrPartition,
+                format!("topic `{name}` does not exist"),
+            )
+        }),
+        TopicRef::Id(id) => image.topic_by_id(*id).ok_or_else(|| {
+            TopicError::new(ErrorCode::UnknownTopicId, "no topic has this id".to_owned())
+        }),
+    }
+}
+
+/// Deletes topics (their data is removed by the shards that own it).
+pub async fn delete_topics(
+    shard: &Rc<Shard>,
+    topics: Vec<TopicRef>,
+) -> Result<Vec<Result<(), TopicError>>, ShardGone> {
+    change_topics(shard, topics, false, |image, _, topic| {
+        let info = find(image, topic)?;
+        Ok(MetadataRecord::DeleteTopic { id: info.id })
+    })
+    .await
+}
+
+/// Raises a topic's partition count to `total`, placing the new partitions on shards.
+pub async fn create_partitions(
+    shard: &Rc<Shard>,
+    requests: Vec<(String, i32)>,
+    validate_only: bool,
+) -> Result<Vec<Result<(), TopicError>>, ShardGone> {
+    change_topics(shard, requests, validate_only, |image, shard_count, (name, total)| {
+        let info = find(image, &TopicRef::Name(name.clone()))?;
+        let current = info.partitions.len() as i32;
+        if *total <= current || *total as usize > PARTITIONS_PER_TOPIC_MAX {
+            return Err(TopicError::new(
+                ErrorCode::InvalidPartitions,
+                format!(
+                    "topic `{name}` has {current} partitions; the new count must be above that and at most {PARTITIONS_PER_TOPIC_MAX}, not {total}"
+                ),
+            ));
+        }
+        let new_count = (*total - current) as usize;
+        Ok(MetadataRecord::CreatePartitions {
+            id: info.id,
+            new_partition_shards: place_partitions(image, shard_count, new_count),
+        })
+    })
+    .await
+}
+
+/// A change to one topic's config overrides, worked out from its current overrides: the
+/// overrides to set and the names to remove, or a refusal.
+pub type ConfigChange = Box<
+    dyn Fn(
+            &std::collections::BTreeMap<String, String>,
+        ) -> Result<(Vec<(String, String)>, Vec<String>), TopicError>
+        + Send,
+>;
+
+/// Alters topic configs: each change is validated against the config table and recorded.
+pub async fn alter_topic_configs(
+    shard: &Rc<Shard>,
+    changes: Vec<(String, ConfigChange)>,
+    validate_only: bool,
+) -> Result<Vec<Result<(), TopicError>>, ShardGone> {
+    change_topics(shard, changes, validate_only, |image, _, (name, change)| {
+        let info = find(image, &TopicRef::Name(name.clone()))?;
+        let (set, remove) = change(&info.configs)?;
+        topic_config::validate_all(
+            set.iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+        )
+        .map_err(|reason| TopicError::new(ErrorCode::InvalidConfig, reason))?;
+        if let Some(unknown) = remove
+            .iter()
+            .find(|name| topic_config::spec(name).is_none())
+        {
+            return Err(TopicError::new(
+                ErrorCode::InvalidConfig,
+                format!("unknown topic config `{unknown}`"),
+            ));
+        }
+        Ok(MetadataRecord::AlterTopicConfigs {
+            id: info.id,
+            set,
+            remove,
+        })
+    })
+    .await
 }

@@ -19,3 +19,10 @@ fn kafka_python_produces_idempotently_and_consumes() {
     let output = run_python_script("kafka_python_basics.py", &broker.bootstrap(), &broker);
     assert!(output.contains("kafka-python basics ok"), "{output}");
 }
+
+#[test]
+fn confluent_kafka_admin_creates_describes_alters_and_deletes() {
+    let broker = FerriteProcess::start(&[]);
+    let output = run_python_script("confluent_admin.py", &broker.bootstrap(), &broker);
+    assert!(output.contains("confluent admin ok"), "{output}");
+}

@@ -9,8 +9,18 @@ use broker::testing::TestBroker;
 use bytes::Bytes;
 use client::Connection;
 use wire::codec::KStr;
+use wire::messages::alter_configs_request::{AlterConfigsRequest, AlterConfigsResource};
 use wire::messages::api_versions_request::ApiVersionsRequest;
+use wire::messages::create_partitions_request::{CreatePartitionsRequest, CreatePartitionsTopic};
+use wire::messages::create_topics_request::{CreatableTopic, CreateTopicsRequest};
+use wire::messages::delete_topics_request::{DeleteTopicState, DeleteTopicsRequest};
+use wire::messages::describe_cluster_request::DescribeClusterRequest;
+use wire::messages::describe_configs_request::{DescribeConfigsRequest, DescribeConfigsResource};
 use wire::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
+use wire::messages::incremental_alter_configs_request::{
+    AlterConfigsResource as IncrementalResource, AlterableConfig as IncrementalConfig,
+    IncrementalAlterConfigsRequest,
+};
 use wire::messages::init_producer_id_request::InitProducerIdRequest;
 use wire::messages::list_offsets_request::{
     ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic,
@@ -43,6 +53,34 @@ const REAL_CLIENT_COVERAGE: &[(ApiKey, &str)] = &[
     (
         ApiKey::InitProducerId,
         "compat_python (idempotent confluent-kafka, kafka-python default)",
+    ),
+    (
+        ApiKey::CreateTopics,
+        "compat_python (confluent AdminClient, KafkaAdminClient)",
+    ),
+    (
+        ApiKey::DeleteTopics,
+        "compat_python (confluent AdminClient, KafkaAdminClient)",
+    ),
+    (
+        ApiKey::DescribeConfigs,
+        "compat_python (confluent AdminClient, KafkaAdminClient)",
+    ),
+    (
+        ApiKey::AlterConfigs,
+        "compat_python (confluent AdminClient.alter_configs)",
+    ),
+    (
+        ApiKey::IncrementalAlterConfigs,
+        "compat_python (confluent AdminClient)",
+    ),
+    (
+        ApiKey::CreatePartitions,
+        "compat_python (confluent AdminClient)",
+    ),
+    (
+        ApiKey::DescribeCluster,
+        "compat_python (confluent AdminClient.describe_cluster)",
     ),
 ];
 
@@ -210,6 +248,151 @@ fn sweep_one(
             );
             vec![response.error_code]
         }
+        ApiKey::CreateTopics => {
+            let response = connection
+                .send_at(
+                    version,
+                    CreateTopicsRequest {
+                        topics: vec![CreatableTopic {
+                            name: KStr::from(format!("sweep-created-{version}")),
+                            num_partitions: 1,
+                            replication_factor: 1,
+                            ..Default::default()
+                        }],
+                        timeout_ms: 5_000,
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            response
+                .topics
+                .iter()
+                .map(|topic| topic.error_code)
+                .collect()
+        }
+        ApiKey::DeleteTopics => {
+            let name = KStr::from(format!("sweep-created-{version}"));
+            let response = connection
+                .send_at(
+                    version,
+                    DeleteTopicsRequest {
+                        // v6 names topics in `topics`, earlier versions in `topic_names`.
+                        topics: if version >= 6 {
+                            vec![DeleteTopicState {
+                                name: Some(name.clone()),
+                                ..Default::default()
+                            }]
+                        } else {
+                            Vec::new()
+                        },
+                        topic_names: if version < 6 { vec![name] } else { Vec::new() },
+                        timeout_ms: 5_000,
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            assert_eq!(response.responses.len(), 1);
+            response
+                .responses
+                .iter()
+                .map(|topic| topic.error_code)
+                .collect()
+        }
+        ApiKey::DescribeConfigs => {
+            let response = connection
+                .send_at(
+                    version,
+                    DescribeConfigsRequest {
+                        resources: vec![DescribeConfigsResource {
+                            resource_type: 2,
+                            resource_name: topic_name,
+                            configuration_keys: None,
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            assert!(!response.results[0].configs.is_empty());
+            vec![response.results[0].error_code]
+        }
+        ApiKey::AlterConfigs => {
+            let response = connection
+                .send_at(
+                    version,
+                    AlterConfigsRequest {
+                        resources: vec![AlterConfigsResource {
+                            resource_type: 2,
+                            resource_name: topic_name,
+                            configs: vec![wire::messages::alter_configs_request::AlterableConfig {
+                                name: KStr::from_static("retention.ms"),
+                                value: Some(KStr::from(format!(
+                                    "{}",
+                                    600_000 + i64::from(version)
+                                ))),
+                                ..Default::default()
+                            }],
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            response.responses.iter().map(|r| r.error_code).collect()
+        }
+        ApiKey::IncrementalAlterConfigs => {
+            let response = connection
+                .send_at(
+                    version,
+                    IncrementalAlterConfigsRequest {
+                        resources: vec![IncrementalResource {
+                            resource_type: 2,
+                            resource_name: topic_name,
+                            configs: vec![IncrementalConfig {
+                                name: KStr::from_static("segment.ms"),
+                                config_operation: 0,
+                                value: Some(KStr::from_static("3600000")),
+                                ..Default::default()
+                            }],
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            response.responses.iter().map(|r| r.error_code).collect()
+        }
+        ApiKey::CreatePartitions => {
+            let response = connection
+                .send_at(
+                    version,
+                    CreatePartitionsRequest {
+                        topics: vec![CreatePartitionsTopic {
+                            name: KStr::from_static("sweep-partitions"),
+                            count: i32::from(version) + 2,
+                            assignments: None,
+                            ..Default::default()
+                        }],
+                        timeout_ms: 5_000,
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            response.results.iter().map(|r| r.error_code).collect()
+        }
+        ApiKey::DescribeCluster => {
+            let response = connection
+                .send_at(
+                    version,
+                    DescribeClusterRequest {
+                        endpoint_type: 1,
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            assert_eq!(response.brokers.len(), 1);
+            vec![response.error_code]
+        }
         other => panic!(
             "{} has no sample request in the version sweep: add one",
             other.name()
@@ -222,6 +405,7 @@ fn every_advertised_version_answers() {
     let broker = TestBroker::start();
     let mut connection = Connection::connect(broker.addr()).unwrap();
     let topic_id = support::create_topic(&mut connection, TOPIC);
+    support::create_topic(&mut connection, "sweep-partitions");
     // One record first, so that reads have something to return.
     let first = ResponseBody::from(
         connection

@@ -186,3 +186,94 @@ fn completions_are_generated() {
     assert!(script.contains("ferritectl"), "{script}");
     assert!(script.contains("alter-config"), "{script}");
 }
+
+#[test]
+fn topic_admin_commands() {
+    let broker = TestBroker::start();
+    let created = succeed(
+        &broker,
+        &[
+            "topic",
+            "create",
+            "events",
+            "-p",
+            "3",
+            "-c",
+            "retention.ms=60000",
+        ],
+        "",
+    );
+    assert!(created.contains("partitions: 3"), "{created}");
+    let again = fail(&broker, &["topic", "create", "events"]);
+    assert!(again.contains("TOPIC_ALREADY_EXISTS"), "{again}");
+    let bad = fail(
+        &broker,
+        &["topic", "create", "other", "-c", "retention.ms=soon"],
+    );
+    assert!(
+        bad.contains("INVALID_CONFIG") && bad.contains("retention.ms"),
+        "{bad}"
+    );
+
+    let describe = |broker: &TestBroker| -> serde_json::Value {
+        serde_json::from_str(&succeed(
+            broker,
+            &["--format", "json", "topic", "describe", "events"],
+            "",
+        ))
+        .unwrap()
+    };
+    let config = |described: &serde_json::Value, name: &str| -> serde_json::Value {
+        described["configs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|config| config["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    let described = describe(&broker);
+    assert_eq!(described["partitions"].as_array().unwrap().len(), 3);
+    assert_eq!(config(&described, "retention.ms")["value"], "60000");
+    assert_eq!(config(&described, "retention.ms")["source"], "topic");
+
+    succeed(
+        &broker,
+        &[
+            "topic",
+            "alter-config",
+            "events",
+            "-c",
+            "segment.bytes=1048576",
+            "-c",
+            "retention.ms=",
+        ],
+        "",
+    );
+    let described = describe(&broker);
+    assert_eq!(config(&described, "segment.bytes")["value"], "1048576");
+    assert_eq!(config(&described, "retention.ms")["source"], "default");
+    let refused = fail(
+        &broker,
+        &["topic", "alter-config", "events", "-c", "segment.bytes=-1"],
+    );
+    assert!(refused.contains("INVALID_CONFIG"), "{refused}");
+
+    succeed(
+        &broker,
+        &["topic", "add-partitions", "events", "--total", "5"],
+        "",
+    );
+    assert_eq!(describe(&broker)["partitions"].as_array().unwrap().len(), 5);
+    let fewer = fail(
+        &broker,
+        &["topic", "add-partitions", "events", "--total", "2"],
+    );
+    assert!(fewer.contains("INVALID_PARTITIONS"), "{fewer}");
+
+    succeed(&broker, &["topic", "delete", "events"], "");
+    let list = succeed(&broker, &["topic", "list"], "");
+    assert!(!list.contains("events"), "{list}");
+    let missing = fail(&broker, &["topic", "delete", "events"]);
+    assert!(missing.contains("UNKNOWN_TOPIC_OR_PARTITION"), "{missing}");
+}

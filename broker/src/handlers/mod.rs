@@ -36,8 +36,16 @@ use crate::connection::{PendingReply, Reply, RequestHandler};
 use crate::runtime::tasks::spawn;
 use crate::shard::Shard;
 
+pub mod alter_configs;
 pub mod api_versions;
+pub mod config_resources;
+pub mod create_partitions;
+pub mod create_topics;
+pub mod delete_topics;
+pub mod describe_cluster;
+pub mod describe_configs;
 pub mod fetch;
+pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod list_offsets;
 pub mod metadata;
@@ -114,6 +122,13 @@ pub static HANDLERS: &[ApiEntry] = &[
     concurrent!(ListOffsets, list_offsets),
     concurrent!(Metadata, metadata),
     concurrent!(ApiVersions, api_versions),
+    concurrent!(CreateTopics, create_topics),
+    concurrent!(DeleteTopics, delete_topics),
+    concurrent!(DescribeConfigs, describe_configs),
+    concurrent!(AlterConfigs, alter_configs),
+    concurrent!(CreatePartitions, create_partitions),
+    concurrent!(IncrementalAlterConfigs, incremental_alter_configs),
+    concurrent!(DescribeCluster, describe_cluster),
 ];
 
 // The outer future queues the appends; the one it yields finishes the request.

@@ -105,20 +105,36 @@ pub fn run(cli: &Cli, command: &TopicCommand) -> Result<()> {
         }
         TopicCommand::Describe { name } => describe(cli, &mut brokers, name),
         TopicCommand::Delete { names } => {
-            let response = brokers
-                .any()
-                .send(DeleteTopicsRequest {
-                    topics: names
-                        .iter()
-                        .map(|name| DeleteTopicState {
-                            name: Some(KStr::from(name.clone())),
-                            ..Default::default()
-                        })
-                        .collect(),
-                    topic_names: names.iter().map(|name| KStr::from(name.clone())).collect(),
-                    timeout_ms: TIMEOUT_MS,
-                    ..Default::default()
-                })
+            let connection = brokers.any();
+            let version = connection
+                .version_for(wire::messages::ApiKey::DeleteTopics)
+                .map_err(|e| e.to_string())?;
+            // v6 names topics in `topics`, earlier versions in `topic_names`.
+            let (topics, topic_names) = if version >= 6 {
+                let topics = names
+                    .iter()
+                    .map(|name| DeleteTopicState {
+                        name: Some(KStr::from(name.clone())),
+                        ..Default::default()
+                    })
+                    .collect();
+                (topics, Vec::new())
+            } else {
+                (
+                    Vec::new(),
+                    names.iter().map(|name| KStr::from(name.clone())).collect(),
+                )
+            };
+            let response = connection
+                .send_at(
+                    version,
+                    DeleteTopicsRequest {
+                        topics,
+                        topic_names,
+                        timeout_ms: TIMEOUT_MS,
+                        ..Default::default()
+                    },
+                )
                 .map_err(|e| e.to_string())?;
             for result in &response.responses {
                 let name = result.name.as_deref().unwrap_or("?");
