@@ -128,6 +128,28 @@ def main():
     for spec, expected in ((OffsetSpec.earliest(), 0), (OffsetSpec.latest(), 305)):
         result = admin.list_offsets({partition: spec}, request_timeout=10)[partition].result()
         check(result.offset == expected, f"list_offsets {spec} gave {result.offset}, expected {expected}")
+
+    # A position with a leader epoch is validated against the broker (OffsetForLeaderEpoch)
+    # before the consumer reads from it.
+    consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": "compat-epoch", "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, 0, 200, leader_epoch=0)])
+    message = None
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while message is None and time.monotonic() < deadline:
+        candidate = consumer.poll(0.5)
+        if candidate is not None:
+            check(candidate.error() is None, f"consume with a leader epoch: {candidate.error()}")
+            message = candidate
+    check(message is not None and message.offset() == 200, "consume from a validated position")
+    check(message.leader_epoch() == 0, f"leader epoch of a record: {message.leader_epoch()}")
+    consumer.close()
+
+    # DeleteRecords: the log start moves, and reading below it is out of range.
+    deleted = admin.delete_records([TopicPartition(topic, 0, 100)])
+    low = deleted[TopicPartition(topic, 0, 100)].result(timeout=10)
+    check(low.low_watermark == 100, f"delete_records low watermark {low.low_watermark}")
+    earliest = admin.list_offsets({partition: OffsetSpec.earliest()}, request_timeout=10)[partition].result()
+    check(earliest.offset == 100, f"earliest after delete_records: {earliest.offset}")
     print("confluent basics ok")
 
 

@@ -13,6 +13,9 @@ use wire::messages::alter_configs_request::{AlterConfigsRequest, AlterConfigsRes
 use wire::messages::api_versions_request::ApiVersionsRequest;
 use wire::messages::create_partitions_request::{CreatePartitionsRequest, CreatePartitionsTopic};
 use wire::messages::create_topics_request::{CreatableTopic, CreateTopicsRequest};
+use wire::messages::delete_records_request::{
+    DeleteRecordsPartition, DeleteRecordsRequest, DeleteRecordsTopic,
+};
 use wire::messages::delete_topics_request::{DeleteTopicState, DeleteTopicsRequest};
 use wire::messages::describe_cluster_request::DescribeClusterRequest;
 use wire::messages::describe_configs_request::{DescribeConfigsRequest, DescribeConfigsResource};
@@ -26,6 +29,9 @@ use wire::messages::list_offsets_request::{
     ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic,
 };
 use wire::messages::metadata_request::{MetadataRequest, MetadataRequestTopic};
+use wire::messages::offset_for_leader_epoch_request::{
+    OffsetForLeaderEpochRequest, OffsetForLeaderPartition, OffsetForLeaderTopic,
+};
 use wire::messages::produce_request::{PartitionProduceData, ProduceRequest, TopicProduceData};
 use wire::messages::{ApiKey, ResponseBody};
 
@@ -81,6 +87,14 @@ const REAL_CLIENT_COVERAGE: &[(ApiKey, &str)] = &[
     (
         ApiKey::DescribeCluster,
         "compat_python (confluent AdminClient.describe_cluster)",
+    ),
+    (
+        ApiKey::DeleteRecords,
+        "compat_python (confluent AdminClient.delete_records)",
+    ),
+    (
+        ApiKey::OffsetForLeaderEpoch,
+        "compat_python (confluent consumer assigned with a leader epoch validates its position)",
     ),
 ];
 
@@ -392,6 +406,53 @@ fn sweep_one(
                 .unwrap();
             assert_eq!(response.brokers.len(), 1);
             vec![response.error_code]
+        }
+        ApiKey::DeleteRecords => {
+            let response = connection
+                .send_at(
+                    version,
+                    DeleteRecordsRequest {
+                        topics: vec![DeleteRecordsTopic {
+                            name: topic_name,
+                            partitions: vec![DeleteRecordsPartition {
+                                partition_index: 0,
+                                offset: 0,
+                                ..Default::default()
+                            }],
+                            ..Default::default()
+                        }],
+                        timeout_ms: 5_000,
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            let partition = &response.topics[0].partitions[0];
+            assert_eq!(partition.low_watermark, 0);
+            vec![partition.error_code]
+        }
+        ApiKey::OffsetForLeaderEpoch => {
+            let response = connection
+                .send_at(
+                    version,
+                    OffsetForLeaderEpochRequest {
+                        replica_id: -1,
+                        topics: vec![OffsetForLeaderTopic {
+                            topic: topic_name,
+                            partitions: vec![OffsetForLeaderPartition {
+                                partition: 0,
+                                current_leader_epoch: -1,
+                                leader_epoch: 0,
+                                ..Default::default()
+                            }],
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            let partition = &response.topics[0].partitions[0];
+            assert!(partition.end_offset >= 1, "epoch 0 ends at the log end");
+            vec![partition.error_code]
         }
         other => panic!(
             "{} has no sample request in the version sweep: add one",

@@ -129,3 +129,48 @@ fn produce_to_an_unknown_partition_is_refused() {
         wire::error_code::ErrorCode::UnknownTopicOrPartition.code()
     );
 }
+
+#[test]
+fn deleted_records_stay_deleted_across_a_restart() {
+    use wire::messages::delete_records_request::{
+        DeleteRecordsPartition, DeleteRecordsRequest, DeleteRecordsTopic,
+    };
+    let mut broker = TestBroker::start();
+    let mut connection = Connection::connect(broker.addr()).unwrap();
+    support::create_topic(&mut connection, "trimmed");
+    for value in ["a", "b", "c", "d"] {
+        assert_eq!(produce(&mut connection, "trimmed", &[value]).0, 0);
+    }
+    let delete = |connection: &mut Connection, offset: i64| {
+        let response = connection
+            .send(DeleteRecordsRequest {
+                topics: vec![DeleteRecordsTopic {
+                    name: KStr::from_static("trimmed"),
+                    partitions: vec![DeleteRecordsPartition {
+                        partition_index: 0,
+                        offset,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                timeout_ms: 5_000,
+                ..Default::default()
+            })
+            .unwrap();
+        let partition = &response.topics[0].partitions[0];
+        (partition.error_code, partition.low_watermark)
+    };
+    assert_eq!(delete(&mut connection, 2), (0, 2));
+    assert_eq!(
+        delete(&mut connection, 9).0,
+        wire::error_code::ErrorCode::OffsetOutOfRange.code(),
+        "beyond the high watermark"
+    );
+    drop(connection);
+    broker.restart();
+    let mut connection = Connection::connect(broker.addr()).unwrap();
+    assert_eq!(fetch_values(&mut connection, "trimmed", 2), ["c", "d"]);
+    // -1: everything up to the high watermark.
+    assert_eq!(delete(&mut connection, -1), (0, 4));
+    assert_eq!(latest_offset(&mut connection, "trimmed"), 4);
+}

@@ -8,7 +8,6 @@
 //!
 //! v0's multi-offset layout is not supported (no client in use needs it).
 
-use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 use std::rc::Rc;
 
@@ -18,10 +17,10 @@ use wire::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsResponse, ListOffsetsTopicResponse,
 };
 
+use super::partition_calls::PartitionCalls;
 use super::{storage_error_code, Request};
-use crate::partitions::{Partition, PartitionKey};
-use crate::runtime::executors::ShardId;
-use crate::shard::{owner_shard, Shard};
+use crate::partitions::Partition;
+use crate::shard::Shard;
 
 pub const VERSIONS: RangeInclusive<i16> = 1..=9;
 
@@ -30,13 +29,6 @@ const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
-
-/// One lookup on the owning shard.
-struct Lookup {
-    slot: (usize, usize),
-    key: PartitionKey,
-    timestamp: i64,
-}
 
 /// The answer: (error, timestamp, offset).
 type Found = (ErrorCode, i64, i64);
@@ -51,71 +43,24 @@ pub async fn handle(
         .iter()
         .map(|topic| vec![(ErrorCode::UnknownTopicOrPartition, -1, -1); topic.partitions.len()])
         .collect();
-    let mut by_shard: BTreeMap<ShardId, Vec<Lookup>> = BTreeMap::new();
-    {
-        let image = shard.metadata.borrow();
-        for (topic_position, topic) in body.topics.iter().enumerate() {
-            let Some(info) = image.topic(topic.name.as_str()) else {
-                continue;
-            };
-            for (partition_position, partition) in topic.partitions.iter().enumerate() {
-                let Some(placement) = usize::try_from(partition.partition_index)
-                    .ok()
-                    .and_then(|index| info.partitions.get(index))
-                else {
-                    continue;
-                };
-                by_shard
-                    .entry(owner_shard(placement, shard.shard_count()))
-                    .or_default()
-                    .push(Lookup {
-                        slot: (topic_position, partition_position),
-                        key: PartitionKey {
-                            topic: info.id,
-                            index: partition.partition_index,
-                        },
-                        timestamp: partition.timestamp,
-                    });
-            }
-        }
-    }
-    let mut calls = Vec::new();
-    for (target, lookups) in by_shard {
-        let slots: Vec<(usize, usize)> = lookups.iter().map(|lookup| lookup.slot).collect();
-        let call = shard
-            .mesh
-            .start_call(target, &shard, move |owner: Rc<Shard>| async move {
-                let mut found = Vec::with_capacity(lookups.len());
-                for lookup in lookups {
-                    let answer = match owner.partitions.get(lookup.key) {
-                        Some(partition) => find_offset(&partition, lookup.timestamp).await,
-                        None => (ErrorCode::NotLeaderOrFollower, -1, -1),
-                    };
-                    found.push((lookup.slot, answer));
-                }
-                found
-            })
-            .await;
-        calls.push((slots, call));
-    }
-    for (slots, call) in calls {
-        let result = match call {
-            Ok(call) => call.result().await.ok(),
-            Err(_) => None,
-        };
-        match result {
-            Some(found) => {
-                for (slot, answer) in found {
-                    answers[slot.0][slot.1] = answer;
-                }
-            }
-            None => {
-                for slot in slots {
-                    answers[slot.0][slot.1] = (ErrorCode::NotLeaderOrFollower, -1, -1);
-                }
-            }
-        }
-    }
+    PartitionCalls::locate(
+        &shard,
+        body.topics.iter().map(|topic| {
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|partition| (partition.partition_index, partition.timestamp))
+                .collect();
+            (topic.name.as_str(), partitions)
+        }),
+    )
+    .run(
+        &shard,
+        |partition, timestamp| Box::pin(async move { find_offset(&partition, timestamp).await }),
+        (ErrorCode::NotLeaderOrFollower, -1, -1),
+        &mut answers,
+    )
+    .await;
     ListOffsetsResponse {
         topics: body
             .topics

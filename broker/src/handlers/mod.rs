@@ -41,6 +41,7 @@ pub mod api_versions;
 pub mod config_resources;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
@@ -49,6 +50,8 @@ pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_for_leader_epoch;
+pub mod partition_calls;
 pub mod produce;
 
 /// What a handler knows about the request besides its body.
@@ -129,6 +132,8 @@ pub static HANDLERS: &[ApiEntry] = &[
     concurrent!(CreatePartitions, create_partitions),
     concurrent!(IncrementalAlterConfigs, incremental_alter_configs),
     concurrent!(DescribeCluster, describe_cluster),
+    concurrent!(DeleteRecords, delete_records),
+    concurrent!(OffsetForLeaderEpoch, offset_for_leader_epoch),
 ];
 
 // The outer future queues the appends; the one it yields finishes the request.
