@@ -14,10 +14,13 @@ use crate::shard::{owner_shard, Shard};
 /// The work for one partition on its owning shard.
 pub type PartitionWork<T, A> = fn(Rc<Partition>, T) -> Pin<Box<dyn Future<Output = A>>>;
 
+/// One partition to visit: its answer's position, its key and the work's input.
+type Visit<T> = ((usize, usize), PartitionKey, T);
+
 /// Partitions to visit, grouped by owning shard, each with its answer's position
 /// (topic position, partition position) and its input.
 pub struct PartitionCalls<T> {
-    by_shard: BTreeMap<ShardId, Vec<((usize, usize), PartitionKey, T)>>,
+    by_shard: BTreeMap<ShardId, Vec<Visit<T>>>,
 }
 
 impl<T: Send + 'static> PartitionCalls<T> {
@@ -28,7 +31,7 @@ impl<T: Send + 'static> PartitionCalls<T> {
         topics: impl IntoIterator<Item = (&'a str, Vec<(i32, T)>)>,
     ) -> Self {
         let image = shard.metadata.borrow();
-        let mut by_shard: BTreeMap<ShardId, Vec<_>> = BTreeMap::new();
+        let mut by_shard: BTreeMap<ShardId, Vec<Visit<T>>> = BTreeMap::new();
         for (topic_position, (name, partitions)) in topics.into_iter().enumerate() {
             let Some(info) = image.topic(name) else {
                 continue;
