@@ -62,7 +62,8 @@ def main():
     check(consumer.end_offsets([partition])[partition] == COUNT, "end offset")
     check(consumer.beginning_offsets([partition])[partition] == 0, "beginning offset")
     found = consumer.offsets_for_times({partition: base_ms + 50})[partition]
-    check(found is not None and found.offset <= 50, f"offsets_for_times gave {found}")
+    check(found is not None and found.offset == 50, f"offsets_for_times gave {found}")
+    check(found.timestamp == base_ms + 50, f"offsets_for_times timestamp {found}")
     consumer.seek(partition, 150)
     record = next(iter(consumer))
     check(record.offset == 150, f"seek to 150 read {record.offset}")

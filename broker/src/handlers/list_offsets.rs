@@ -4,7 +4,8 @@
 //! log start offset), -3 the record with the largest timestamp (v7+), -4 earliest local
 //! (v8+, the same as earliest without tiered storage), -5 latest tiered (v9+; no tiered
 //! storage, so "none": offset -1). Any other value finds the first record whose timestamp is at
-//! or after it; the search is by batch in storage, then by record inside the batch found.
+//! or after it; the search is by batch in storage, then by record inside the batch found
+//! ([`first_record_at_or_after`]).
 //!
 //! v0's multi-offset layout is not supported (no client in use needs it).
 
@@ -108,9 +109,43 @@ async fn find_offset(partition: &Partition, timestamp: i64) -> Found {
         },
         target if target < 0 => (ErrorCode::InvalidRequest, -1, -1),
         target => match log.offset_for_timestamp(target).await {
-            Ok(Some((offset, timestamp))) => (ErrorCode::None, timestamp, offset.0),
+            Ok(Some((offset, timestamp))) => first_record_at_or_after(partition, offset, target)
+                .await
+                .unwrap_or((ErrorCode::None, timestamp, offset.0)),
             Ok(None) => (ErrorCode::None, -1, -1),
             Err(error) => (storage_error_code(&error), -1, -1),
         },
     }
+}
+
+/// Largest batch decoded while refining a timestamp lookup (a batch is at most the topic's
+/// max.message.bytes; decompressed records are bounded by this too).
+const SEARCH_BATCH_BYTES_MAX: usize = 64 << 20;
+
+/// Storage finds the first batch whose max timestamp reaches `target`; Kafka answers with the
+/// first record in it that does. Decodes that one batch (decompressing it if needed) and
+/// returns the record's offset and timestamp. `None` (keep the batch-level answer) if the
+/// batch cannot be read.
+async fn first_record_at_or_after(
+    partition: &Partition,
+    batch_offset: storage::Offset,
+    target: i64,
+) -> Option<Found> {
+    let read = partition
+        .log
+        .read(batch_offset, 1, partition.high_watermark())
+        .await
+        .ok()?;
+    let bytes = bytes::Bytes::from(read.to_vec());
+    let batch = wire::records::Batch::split(bytes, SEARCH_BATCH_BYTES_MAX)
+        .next()?
+        .ok()?;
+    let records = batch.records(SEARCH_BATCH_BYTES_MAX).ok()?;
+    for record in records {
+        let record = record.ok()?;
+        if record.offset() >= batch_offset.0 && record.timestamp() >= target {
+            return Some((ErrorCode::None, record.timestamp(), record.offset()));
+        }
+    }
+    None
 }
