@@ -28,7 +28,8 @@ pub struct FerriteProcess {
 }
 
 impl FerriteProcess {
-    /// Starts `ferrite` on 127.0.0.1 with a free port, one core and small memory.
+    /// Starts `ferrite` on 127.0.0.1 with a free port and small memory, with one shard per
+/// available core as the README's command runs it (so cross-core paths are exercised).
     pub fn start(extra_arguments: &[&str]) -> FerriteProcess {
         let data_dir = tempfile::tempdir().expect("a temporary directory");
         let stderr_log = data_dir.path().with_extension("stderr.log");
@@ -49,7 +50,6 @@ impl FerriteProcess {
         let listen = self
             .addr
             .map_or("127.0.0.1:0".to_owned(), |addr| addr.to_string());
-        let first_core = broker::config::available_cores()[0].to_string();
         let stderr = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -60,8 +60,6 @@ impl FerriteProcess {
             .arg(&listen)
             .arg("--data-dir")
             .arg(self.data_dir.path().join("data"))
-            .arg("--cores")
-            .arg(&first_core)
             .arg("--io-memory-bytes")
             .arg("524288")
             .args(&self.extra_arguments)
