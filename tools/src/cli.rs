@@ -135,6 +135,11 @@ pub struct ProduceArgs {
     /// Split each line into key and value at the first occurrence of this separator
     #[arg(short = 'K', long)]
     pub key_separator: Option<String>,
+    /// Per-record headers: text before the first occurrence of this separator is a
+    /// comma-separated list of key=value headers for that line's record (for example with
+    /// `--header-separator '|'`: `trace=abc,tenant=7|key:value`)
+    #[arg(long)]
+    pub header_separator: Option<String>,
     /// Header as key=value, added to every record (repeatable)
     #[arg(short = 'H', long = "header", value_name = "KEY=VALUE")]
     pub headers: Vec<String>,

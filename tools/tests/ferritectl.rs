@@ -85,6 +85,36 @@ fn produce_consume_and_describe_round_trip() {
         consumed,
         "orders/0@0 k1=first [source=test]\norders/0@1 k2=second [source=test]\norders/0@2 k3=third [source=test]\n"
     );
+    succeed(
+        &broker,
+        &[
+            "produce",
+            "tagged",
+            "-K",
+            ":",
+            "--header-separator",
+            "|",
+            "-H",
+            "all=yes",
+        ],
+        "trace=t1,tenant=7|k:v1\nno headers here\n",
+    );
+    let tagged = succeed(
+        &broker,
+        &[
+            "consume",
+            "tagged",
+            "-t",
+            "%k=%v [%h]\\n",
+            "--idle-ms",
+            "300",
+        ],
+        "",
+    );
+    assert_eq!(
+        tagged,
+        "k=v1 [all=yes,trace=t1,tenant=7]\n=no headers here [all=yes]\n"
+    );
     let from_offset = succeed(&broker, &["consume", "orders", "-o", "1", "-n", "1"], "");
     assert_eq!(from_offset, "second\n");
     let latest = succeed(
@@ -111,7 +141,7 @@ fn produce_consume_and_describe_round_trip() {
 
     let info = succeed(&broker, &["--format", "json", "cluster", "info"], "");
     let info: serde_json::Value = serde_json::from_str(&info).unwrap();
-    assert_eq!(info["topics"], 1);
+    assert_eq!(info["topics"], 2, "orders and tagged");
     assert_eq!(info["controller"], 0);
     let health = succeed(&broker, &["cluster", "health"], "");
     assert!(health.contains("healthy: true"), "{health}");

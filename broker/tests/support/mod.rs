@@ -29,7 +29,7 @@ pub struct FerriteProcess {
 
 impl FerriteProcess {
     /// Starts `ferrite` on 127.0.0.1 with a free port and small memory, with one shard per
-/// available core as the README's command runs it (so cross-core paths are exercised).
+    /// available core as the README's command runs it (so cross-core paths are exercised).
     pub fn start(extra_arguments: &[&str]) -> FerriteProcess {
         let data_dir = tempfile::tempdir().expect("a temporary directory");
         let stderr_log = data_dir.path().with_extension("stderr.log");

@@ -130,20 +130,28 @@ fn build_batch(
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_millis() as i64);
-    let new_headers: Vec<NewHeader<'_>> = headers
-        .iter()
-        .map(|(key, value)| NewHeader {
-            key: key.as_bytes(),
-            value: Some(value.as_bytes()),
-        })
-        .collect();
     for line in lines {
-        let (key, value) = match &arguments.key_separator {
+        let (line_headers, rest) = match &arguments.header_separator {
             Some(separator) => match line.split_once(separator.as_str()) {
-                Some((key, value)) => (Some(key.as_bytes()), value),
-                None => (None, line.as_str()),
+                Some((listed, rest)) => (parse_headers(listed)?, rest),
+                None => (Vec::new(), line.as_str()),
             },
-            None => (None, line.as_str()),
+            None => (Vec::new(), line.as_str()),
+        };
+        let new_headers: Vec<NewHeader<'_>> = headers
+            .iter()
+            .chain(&line_headers)
+            .map(|(key, value)| NewHeader {
+                key: key.as_bytes(),
+                value: Some(value.as_bytes()),
+            })
+            .collect();
+        let (key, value) = match &arguments.key_separator {
+            Some(separator) => match rest.split_once(separator.as_str()) {
+                Some((key, value)) => (Some(key.as_bytes()), value),
+                None => (None, rest),
+            },
+            None => (None, rest),
         };
         builder
             .append(&NewRecord {
@@ -158,6 +166,15 @@ fn build_batch(
         .finish()
         .map_err(|e| format!("cannot build a batch: {e}"))?
         .freeze())
+}
+
+/// `k1=v1,k2=v2` as header pairs (an empty list is no headers).
+fn parse_headers(listed: &str) -> Result<Vec<(String, String)>> {
+    listed
+        .split(',')
+        .filter(|item| !item.is_empty())
+        .map(key_value)
+        .collect()
 }
 
 /// The earliest and latest offsets of one partition, asked of its leader.
