@@ -13,9 +13,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use client::{Connection, ConnectionOptions};
 use support::{run_with_timeout, FerriteProcess};
-use wire::codec::KStr;
-use wire::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
-use wire::messages::produce_request::{PartitionProduceData, ProduceRequest, TopicProduceData};
 use wire::records::Batch;
 
 const TOPIC: &str = "crash";
@@ -44,27 +41,10 @@ fn produce_until_gone(addr: std::net::SocketAddr, mut next: u64, stop: &AtomicBo
     let started = Instant::now();
     while !stop.load(Ordering::SeqCst) && started.elapsed() < PRODUCE_PHASE_MAX * 3 {
         sent_end = next + RECORDS_PER_BATCH;
-        let result = connection.send_at(
-            9,
-            ProduceRequest {
-                acks: -1,
-                timeout_ms: 10_000,
-                topic_data: vec![TopicProduceData {
-                    name: KStr::from(TOPIC.to_owned()),
-                    partition_data: vec![PartitionProduceData {
-                        index: 0,
-                        records: Some(batch(next)),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            },
-        );
+        let result = support::produce_to(&mut connection, TOPIC, batch(next));
         match result {
-            Ok(response) => {
-                let partition = &response.responses[0].partition_responses[0];
-                assert_eq!(partition.error_code, 0, "produce failed");
+            Ok((error_code, _)) => {
+                assert_eq!(error_code, 0, "produce failed");
                 next += RECORDS_PER_BATCH;
             }
             Err(_) => break,
@@ -78,34 +58,11 @@ fn read_all(addr: std::net::SocketAddr) -> Vec<u64> {
     let mut numbers = Vec::new();
     let mut offset = 0i64;
     for _ in 0..10_000 {
-        let response = connection
-            .send_at(
-                12,
-                FetchRequest {
-                    replica_id: -1,
-                    max_wait_ms: 0,
-                    min_bytes: 0,
-                    max_bytes: 4 << 20,
-                    session_epoch: -1,
-                    topics: vec![FetchTopic {
-                        topic: KStr::from(TOPIC.to_owned()),
-                        partitions: vec![FetchPartition {
-                            partition: 0,
-                            fetch_offset: offset,
-                            partition_max_bytes: 4 << 20,
-                            ..Default::default()
-                        }],
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                },
-            )
-            .expect("fetch answers");
-        let partition = &response.responses[0].partitions[0];
-        assert_eq!(partition.error_code, 0, "fetch failed");
-        let records = partition.records.clone().unwrap_or_default();
+        let fetched = support::fetch_from(&mut connection, TOPIC, offset);
+        assert_eq!(fetched.error_code, 0, "fetch failed");
+        let records = fetched.records;
         if records.is_empty() {
-            assert_eq!(offset, partition.high_watermark, "read stops at the end");
+            assert_eq!(offset, fetched.high_watermark, "read stops at the end");
             return numbers;
         }
         for batch in Batch::split(records, 4 << 20) {

@@ -1,6 +1,8 @@
 //! The idempotent producer through a real in-process broker: InitProducerId hands out unique
 //! ids, and Produce detects duplicates, gaps and stale epochs, also after a restart.
 
+mod support;
+
 use std::collections::HashSet;
 
 use broker::checkpoint;
@@ -11,8 +13,6 @@ use bytes::Bytes;
 use client::Connection;
 use wire::codec::KStr;
 use wire::messages::init_producer_id_request::InitProducerIdRequest;
-use wire::messages::metadata_request::{MetadataRequest, MetadataRequestTopic};
-use wire::messages::produce_request::{PartitionProduceData, ProduceRequest, TopicProduceData};
 use wire::records::{BatchBuilder, BatchOptions, NewRecord};
 
 const TOPIC: &str = "idempotent";
@@ -42,39 +42,12 @@ fn batch(producer_id: i64, epoch: i16, first_sequence: i32, count: usize) -> Byt
 }
 
 fn create_topic(connection: &mut Connection) {
-    let metadata = connection
-        .send(MetadataRequest {
-            topics: Some(vec![MetadataRequestTopic {
-                name: Some(KStr::from_static(TOPIC)),
-                ..Default::default()
-            }]),
-            allow_auto_topic_creation: true,
-            ..Default::default()
-        })
-        .unwrap();
-    assert_eq!(metadata.topics[0].error_code, 0);
+    support::create_topic(connection, TOPIC);
 }
 
 /// Produces `records` to partition 0; returns (error code, base offset).
 fn produce(connection: &mut Connection, records: Bytes) -> (i16, i64) {
-    let response = connection
-        .send(ProduceRequest {
-            acks: -1,
-            timeout_ms: 5_000,
-            topic_data: vec![TopicProduceData {
-                name: KStr::from_static(TOPIC),
-                partition_data: vec![PartitionProduceData {
-                    index: 0,
-                    records: Some(records),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        })
-        .unwrap();
-    let partition = &response.responses[0].partition_responses[0];
-    (partition.error_code, partition.base_offset)
+    support::produce_to(connection, TOPIC, records).unwrap()
 }
 
 fn init_producer_id(connection: &mut Connection) -> (i16, i64, i16) {

@@ -10,11 +10,8 @@ use std::time::{Duration, Instant};
 use broker::testing::TestBroker;
 use bytes::Bytes;
 use client::Connection;
-use wire::codec::KStr;
 use wire::error_code::ErrorCode;
 use wire::messages::api_versions_response::ApiVersionsResponse;
-use wire::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
-use wire::messages::produce_request::{PartitionProduceData, ProduceRequest, TopicProduceData};
 
 const TOPIC: &str = "survivor";
 
@@ -23,53 +20,16 @@ fn batch(value: &str) -> Bytes {
 }
 
 fn produce(connection: &mut Connection, records: Bytes) -> i16 {
-    let response = connection
-        .send(ProduceRequest {
-            acks: -1,
-            timeout_ms: 5_000,
-            topic_data: vec![TopicProduceData {
-                name: KStr::from_static(TOPIC),
-                partition_data: vec![PartitionProduceData {
-                    index: 0,
-                    records: Some(records),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        })
-        .unwrap();
-    response.responses[0].partition_responses[0].error_code
+    support::produce_to(connection, TOPIC, records).unwrap().0
 }
 
 /// A fresh client produces one record and reads back the high watermark: the broker serves.
 fn check_still_serving(addr: SocketAddr, expected_records: i64) {
     let mut connection = Connection::connect(addr).expect("the broker accepts a new client");
-    let response = connection
-        .send_at(
-            12,
-            FetchRequest {
-                replica_id: -1,
-                max_wait_ms: 0,
-                max_bytes: 1 << 20,
-                session_epoch: -1,
-                topics: vec![FetchTopic {
-                    topic: KStr::from_static(TOPIC),
-                    partitions: vec![FetchPartition {
-                        partition: 0,
-                        partition_max_bytes: 1 << 20,
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    let partition = &response.responses[0].partitions[0];
-    assert_eq!(partition.error_code, 0);
+    let fetched = support::fetch_from(&mut connection, TOPIC, 0);
+    assert_eq!(fetched.error_code, 0);
     assert_eq!(
-        partition.high_watermark, expected_records,
+        fetched.high_watermark, expected_records,
         "stored data intact"
     );
 }

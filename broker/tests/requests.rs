@@ -7,11 +7,9 @@ use broker::testing::TestBroker;
 use bytes::Bytes;
 use client::Connection;
 use wire::codec::KStr;
-use wire::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
 use wire::messages::list_offsets_request::{
     ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic,
 };
-use wire::messages::produce_request::{PartitionProduceData, ProduceRequest, TopicProduceData};
 use wire::records::Batch;
 
 fn batch(values: &[&str]) -> Bytes {
@@ -19,55 +17,14 @@ fn batch(values: &[&str]) -> Bytes {
 }
 
 fn produce(connection: &mut Connection, topic: &str, values: &[&str]) -> (i16, i64) {
-    let response = connection
-        .send(ProduceRequest {
-            acks: -1,
-            timeout_ms: 5_000,
-            topic_data: vec![TopicProduceData {
-                name: KStr::from(topic.to_owned()),
-                partition_data: vec![PartitionProduceData {
-                    index: 0,
-                    records: Some(batch(values)),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        })
-        .unwrap();
-    let partition = &response.responses[0].partition_responses[0];
-    (partition.error_code, partition.base_offset)
+    support::produce_to(connection, topic, batch(values)).unwrap()
 }
 
 fn fetch_values(connection: &mut Connection, topic: &str, offset: i64) -> Vec<String> {
-    // v12: the last version that names topics (v13 and later use topic ids).
-    let response = connection
-        .send_at(
-            12,
-            FetchRequest {
-                replica_id: -1,
-                max_wait_ms: 100,
-                min_bytes: 1,
-                max_bytes: 1 << 20,
-                session_epoch: -1,
-                topics: vec![FetchTopic {
-                    topic: KStr::from(topic.to_owned()),
-                    partitions: vec![FetchPartition {
-                        partition: 0,
-                        fetch_offset: offset,
-                        partition_max_bytes: 1 << 20,
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    let partition = &response.responses[0].partitions[0];
-    assert_eq!(partition.error_code, 0);
+    let fetched = support::fetch_from(connection, topic, offset);
+    assert_eq!(fetched.error_code, 0);
     let mut values = Vec::new();
-    for batch in Batch::split(partition.records.clone().unwrap_or_default(), 1 << 20) {
+    for batch in Batch::split(fetched.records, 1 << 20) {
         let batch = batch.unwrap();
         for record in batch.records(1 << 20).unwrap() {
             let record = record.unwrap();

@@ -299,3 +299,73 @@ pub fn batch_of(values: &[&str], first_timestamp_ms: i64) -> bytes::Bytes {
     }
     builder.finish().expect("the batch builds").freeze()
 }
+
+/// Produces `records` to partition 0 of `topic` with acks=all; returns (error code, base
+/// offset), or the client error if the request failed (the broker went away).
+pub fn produce_to(
+    connection: &mut client::Connection,
+    topic: &str,
+    records: bytes::Bytes,
+) -> Result<(i16, i64), client::ClientError> {
+    use wire::codec::KStr;
+    use wire::messages::produce_request::{PartitionProduceData, ProduceRequest, TopicProduceData};
+    let response = connection.send(ProduceRequest {
+        acks: -1,
+        timeout_ms: 10_000,
+        topic_data: vec![TopicProduceData {
+            name: KStr::from(topic.to_owned()),
+            partition_data: vec![PartitionProduceData {
+                index: 0,
+                records: Some(records),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    })?;
+    let partition = &response.responses[0].partition_responses[0];
+    Ok((partition.error_code, partition.base_offset))
+}
+
+/// What one fetch of partition 0 returned.
+pub struct Fetched {
+    pub error_code: i16,
+    pub high_watermark: i64,
+    pub records: bytes::Bytes,
+}
+
+/// Fetches partition 0 of `topic` from `offset` without waiting (v12, the newest version
+/// that names topics).
+pub fn fetch_from(connection: &mut client::Connection, topic: &str, offset: i64) -> Fetched {
+    use wire::codec::KStr;
+    use wire::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
+    let response = connection
+        .send_at(
+            12,
+            FetchRequest {
+                replica_id: -1,
+                max_wait_ms: 0,
+                min_bytes: 0,
+                max_bytes: 4 << 20,
+                session_epoch: -1,
+                topics: vec![FetchTopic {
+                    topic: KStr::from(topic.to_owned()),
+                    partitions: vec![FetchPartition {
+                        partition: 0,
+                        fetch_offset: offset,
+                        partition_max_bytes: 4 << 20,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        )
+        .expect("fetch answers");
+    let partition = &response.responses[0].partitions[0];
+    Fetched {
+        error_code: partition.error_code,
+        high_watermark: partition.high_watermark,
+        records: partition.records.clone().unwrap_or_default(),
+    }
+}
