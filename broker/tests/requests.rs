@@ -131,3 +131,57 @@ fn deleted_records_stay_deleted_across_a_restart() {
     assert_eq!(delete(&mut connection, -1), (0, 4));
     assert_eq!(latest_offset(&mut connection, "trimmed"), 4);
 }
+
+#[test]
+fn timestamp_lookups_answer_the_exact_record() {
+    use wire::records::{BatchBuilder, BatchOptions, Compression, NewRecord};
+    let broker = TestBroker::start();
+    let mut connection = Connection::connect(broker.addr()).unwrap();
+    support::create_topic(&mut connection, "timed");
+    // One compressed batch whose records' timestamps are not in order.
+    let mut builder = BatchBuilder::new(BatchOptions {
+        compression: Compression::Lz4,
+        ..BatchOptions::default()
+    });
+    for timestamp_ms in [1_000, 3_000, 2_000, 3_000] {
+        builder
+            .append(&NewRecord {
+                timestamp_ms,
+                key: None,
+                value: Some(b"v"),
+                headers: &[],
+            })
+            .unwrap();
+    }
+    let records = builder.finish().unwrap().freeze();
+    assert_eq!(
+        support::produce_to(&mut connection, "timed", records).unwrap(),
+        (0, 0)
+    );
+    let lookup = |connection: &mut Connection, timestamp: i64| {
+        let response = connection
+            .send(ListOffsetsRequest {
+                replica_id: -1,
+                topics: vec![ListOffsetsTopic {
+                    name: KStr::from_static("timed"),
+                    partitions: vec![ListOffsetsPartition {
+                        partition_index: 0,
+                        timestamp,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .unwrap();
+        let partition = &response.topics[0].partitions[0];
+        assert_eq!(partition.error_code, 0);
+        (partition.offset, partition.timestamp)
+    };
+    assert_eq!(lookup(&mut connection, 500), (0, 1_000));
+    assert_eq!(lookup(&mut connection, 1_500), (1, 3_000));
+    assert_eq!(lookup(&mut connection, 2_500), (1, 3_000));
+    assert_eq!(lookup(&mut connection, 3_500), (-1, -1));
+    // -3: the first record carrying the largest timestamp.
+    assert_eq!(lookup(&mut connection, -3), (1, 3_000));
+}

@@ -103,7 +103,10 @@ async fn find_offset(partition: &Partition, timestamp: i64) -> Found {
         EARLIEST | EARLIEST_LOCAL => (ErrorCode::None, -1, log.log_start_offset().0),
         LATEST_TIERED => (ErrorCode::None, -1, -1),
         MAX_TIMESTAMP => match log.max_timestamp().await {
-            Ok(Some((timestamp, offset))) => (ErrorCode::None, timestamp, offset.0),
+            // Storage knows the batch; the answer is its first record with that timestamp.
+            Ok(Some((timestamp, offset))) => first_record_at_or_after(partition, offset, timestamp)
+                .await
+                .unwrap_or((ErrorCode::None, timestamp, offset.0)),
             Ok(None) => (ErrorCode::None, -1, -1),
             Err(error) => (storage_error_code(&error), -1, -1),
         },
@@ -122,18 +125,18 @@ async fn find_offset(partition: &Partition, timestamp: i64) -> Found {
 /// max.message.bytes; decompressed records are bounded by this too).
 const SEARCH_BATCH_BYTES_MAX: usize = 64 << 20;
 
-/// Storage finds the first batch whose max timestamp reaches `target`; Kafka answers with the
-/// first record in it that does. Decodes that one batch (decompressing it if needed) and
-/// returns the record's offset and timestamp. `None` (keep the batch-level answer) if the
-/// batch cannot be read.
+/// Storage finds the batch (the one holding `offset`) whose max timestamp reaches `target`;
+/// Kafka answers with the first record in it that does. Decodes that one batch (decompressing
+/// it if needed) and returns the record's offset and timestamp, skipping records below the log
+/// start. `None` (keep the batch-level answer) if the batch cannot be read.
 async fn first_record_at_or_after(
     partition: &Partition,
-    batch_offset: storage::Offset,
+    offset: storage::Offset,
     target: i64,
 ) -> Option<Found> {
     let read = partition
         .log
-        .read(batch_offset, 1, partition.high_watermark())
+        .read(offset, 1, partition.high_watermark())
         .await
         .ok()?;
     let bytes = bytes::Bytes::from(read.to_vec());
@@ -141,9 +144,10 @@ async fn first_record_at_or_after(
         .next()?
         .ok()?;
     let records = batch.records(SEARCH_BATCH_BYTES_MAX).ok()?;
+    let log_start = partition.log.log_start_offset().0;
     for record in records {
         let record = record.ok()?;
-        if record.offset() >= batch_offset.0 && record.timestamp() >= target {
+        if record.offset() >= log_start && record.timestamp() >= target {
             return Some((ErrorCode::None, record.timestamp(), record.offset()));
         }
     }
