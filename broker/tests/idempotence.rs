@@ -106,6 +106,19 @@ fn a_transactional_id_is_refused_until_transactions_exist() {
         .unwrap();
     assert_eq!(response.error_code, 15, "COORDINATOR_NOT_AVAILABLE");
     assert_eq!(response.producer_id, -1);
+    let empty = connection
+        .send(InitProducerIdRequest {
+            transactional_id: Some(KStr::from_static("")),
+            transaction_timeout_ms: 60_000,
+            producer_id: -1,
+            producer_epoch: -1,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        empty.error_code, 42,
+        "INVALID_REQUEST for an empty transactional id"
+    );
 }
 
 /// One batch to send, (producer id, epoch, first sequence, record count), and the expected

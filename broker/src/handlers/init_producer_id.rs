@@ -8,6 +8,7 @@
 //! only for transactional ids, whose state a transaction coordinator keeps. Ferrite has no
 //! transaction coordinator yet, so a transactional id is answered with
 //! COORDINATOR_NOT_AVAILABLE, what a broker whose transaction coordinator is not running says.
+//! An empty transactional id is INVALID_REQUEST, as in Kafka.
 
 use std::ops::RangeInclusive;
 use std::rc::Rc;
@@ -32,6 +33,14 @@ pub async fn handle(
         producer_epoch: -1,
         ..InitProducerIdResponse::default()
     };
+    if body
+        .transactional_id
+        .as_ref()
+        .is_some_and(|id| id.is_empty())
+    {
+        // As Kafka: an empty transactional id is a malformed request, not a transactional one.
+        return failed(ErrorCode::InvalidRequest);
+    }
     if body.transactional_id.is_some() {
         tracing::debug!(peer = %request.peer, "InitProducerId with a transactional id: transactions are not supported");
         return failed(ErrorCode::CoordinatorNotAvailable);
