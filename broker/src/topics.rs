@@ -1,4 +1,7 @@
-//! Creating topics: shared by CreateTopics and Metadata's auto-creation.
+//! Topic changes as metadata records: creating topics (CreateTopics and Metadata's
+//! auto-creation), deleting them, adding partitions and altering config overrides. Each change
+//! is decided on the metadata shard against its image, recorded durably, then applied on every
+//! shard; callers get one outcome per topic, in request order.
 
 use std::rc::Rc;
 
