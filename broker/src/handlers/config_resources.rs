@@ -15,6 +15,11 @@ use crate::config::BrokerConfig;
 pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
 
+/// Where a config's value comes from (DescribeConfigs, CreateTopics v5+), as Kafka numbers it.
+pub const SOURCE_TOPIC: i8 = 1;
+pub const SOURCE_STATIC_BROKER: i8 = 4;
+pub const SOURCE_DEFAULT: i8 = 5;
+
 /// The broker's settings under their Kafka names, as read-only configs.
 pub fn broker_configs(config: &BrokerConfig) -> Vec<(&'static str, String)> {
     vec![

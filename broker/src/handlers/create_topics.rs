@@ -15,17 +15,13 @@ use wire::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult, CreateTopicsResponse,
 };
 
+use super::config_resources::{SOURCE_DEFAULT, SOURCE_TOPIC};
 use super::Request;
 use crate::shard::Shard;
 use crate::topic_config::{self, TOPIC_CONFIGS};
 use crate::topics::{create_topics, stopping, NewTopic, TopicError};
 
 pub const VERSIONS: RangeInclusive<i16> = 0..=7;
-
-/// DescribeConfigs' config sources, as Kafka numbers them.
-pub const SOURCE_TOPIC: i8 = 1;
-pub const SOURCE_STATIC_BROKER: i8 = 4;
-pub const SOURCE_DEFAULT: i8 = 5;
 
 fn to_new_topic(shard: &Shard, topic: &CreatableTopic) -> Result<NewTopic, TopicError> {
     let name = topic.name.to_string();

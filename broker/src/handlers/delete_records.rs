@@ -21,20 +21,12 @@ pub const VERSIONS: RangeInclusive<i16> = 0..=2;
 /// "Up to the high watermark".
 const HIGH_WATERMARK: i64 = -1;
 
-/// The answer: (error, low watermark).
-type Deleted = (ErrorCode, i64);
-
 pub async fn handle(
     shard: Rc<Shard>,
     _request: Request,
     body: DeleteRecordsRequest,
 ) -> DeleteRecordsResponse {
-    let mut answers: Vec<Vec<Deleted>> = body
-        .topics
-        .iter()
-        .map(|topic| vec![(ErrorCode::UnknownTopicOrPartition, -1); topic.partitions.len()])
-        .collect();
-    PartitionCalls::locate(
+    let answers = PartitionCalls::locate(
         &shard,
         body.topics.iter().map(|topic| {
             let partitions = topic
@@ -68,8 +60,8 @@ pub async fn handle(
                 }
             })
         },
+        (ErrorCode::UnknownTopicOrPartition, -1),
         (ErrorCode::NotLeaderOrFollower, -1),
-        &mut answers,
     )
     .await;
     DeleteRecordsResponse {

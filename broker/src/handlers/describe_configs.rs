@@ -14,8 +14,8 @@ use wire::messages::describe_configs_response::{
 
 use super::config_resources::{
     broker_configs, check_broker_name, unsupported_resource, RESOURCE_BROKER, RESOURCE_TOPIC,
+    SOURCE_DEFAULT, SOURCE_STATIC_BROKER, SOURCE_TOPIC,
 };
-use super::create_topics::{SOURCE_DEFAULT, SOURCE_STATIC_BROKER, SOURCE_TOPIC};
 use super::Request;
 use crate::shard::Shard;
 use crate::topic_config::{ConfigKind, TOPIC_CONFIGS};

@@ -39,12 +39,7 @@ pub async fn handle(
     request: Request,
     body: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
-    let mut answers: Vec<Vec<Found>> = body
-        .topics
-        .iter()
-        .map(|topic| vec![(ErrorCode::UnknownTopicOrPartition, -1, -1); topic.partitions.len()])
-        .collect();
-    PartitionCalls::locate(
+    let answers = PartitionCalls::locate(
         &shard,
         body.topics.iter().map(|topic| {
             let partitions = topic
@@ -58,8 +53,8 @@ pub async fn handle(
     .run(
         &shard,
         |partition, timestamp| Box::pin(async move { find_offset(&partition, timestamp).await }),
+        (ErrorCode::UnknownTopicOrPartition, -1, -1),
         (ErrorCode::NotLeaderOrFollower, -1, -1),
-        &mut answers,
     )
     .await;
     ListOffsetsResponse {

@@ -26,29 +26,12 @@ const LEADER_EPOCH: i32 = 0;
 const UNDEFINED_EPOCH: i32 = -1;
 const UNDEFINED_OFFSET: i64 = -1;
 
-/// The answer: (error, epoch, end offset).
-type EpochEnd = (ErrorCode, i32, i64);
-
 pub async fn handle(
     shard: Rc<Shard>,
     request: Request,
     body: OffsetForLeaderEpochRequest,
 ) -> OffsetForLeaderEpochResponse {
-    let mut answers: Vec<Vec<EpochEnd>> = body
-        .topics
-        .iter()
-        .map(|topic| {
-            vec![
-                (
-                    ErrorCode::UnknownTopicOrPartition,
-                    UNDEFINED_EPOCH,
-                    UNDEFINED_OFFSET
-                );
-                topic.partitions.len()
-            ]
-        })
-        .collect();
-    PartitionCalls::locate(
+    let answers = PartitionCalls::locate(
         &shard,
         body.topics.iter().map(|topic| {
             let partitions = topic
@@ -87,11 +70,15 @@ pub async fn handle(
             })
         },
         (
+            ErrorCode::UnknownTopicOrPartition,
+            UNDEFINED_EPOCH,
+            UNDEFINED_OFFSET,
+        ),
+        (
             ErrorCode::NotLeaderOrFollower,
             UNDEFINED_EPOCH,
             UNDEFINED_OFFSET,
         ),
-        &mut answers,
     )
     .await;
     OffsetForLeaderEpochResponse {

@@ -21,6 +21,8 @@ type Visit<T> = ((usize, usize), PartitionKey, T);
 /// (topic position, partition position) and its input.
 pub struct PartitionCalls<T> {
     by_shard: BTreeMap<ShardId, Vec<Visit<T>>>,
+    /// Partitions asked for per topic, in request order: the shape of the answers.
+    shape: Vec<usize>,
 }
 
 impl<T: Send + 'static> PartitionCalls<T> {
@@ -32,7 +34,9 @@ impl<T: Send + 'static> PartitionCalls<T> {
     ) -> Self {
         let image = shard.metadata.borrow();
         let mut by_shard: BTreeMap<ShardId, Vec<Visit<T>>> = BTreeMap::new();
+        let mut shape = Vec::new();
         for (topic_position, (name, partitions)) in topics.into_iter().enumerate() {
+            shape.push(partitions.len());
             let Some(info) = image.topic(name) else {
                 continue;
             };
@@ -56,19 +60,25 @@ impl<T: Send + 'static> PartitionCalls<T> {
                     ));
             }
         }
-        PartitionCalls { by_shard }
+        PartitionCalls { by_shard, shape }
     }
 
-    /// Runs `work` on every located partition's owner and writes the answers into
-    /// `answers[topic][partition]`; a partition its shard does not hold, or a shard that is
-    /// gone, gets `unavailable`.
+    /// Runs `work` on every located partition's owner and returns the answers as
+    /// `answers[topic][partition]` in request order: `unknown` for topics and partitions the
+    /// metadata does not have, `unavailable` for a partition its shard does not hold or a
+    /// shard that is gone.
     pub async fn run<A: Clone + Send + 'static>(
         self,
         shard: &Rc<Shard>,
         work: PartitionWork<T, A>,
+        unknown: A,
         unavailable: A,
-        answers: &mut [Vec<A>],
-    ) {
+    ) -> Vec<Vec<A>> {
+        let mut answers: Vec<Vec<A>> = self
+            .shape
+            .iter()
+            .map(|count| vec![unknown.clone(); *count])
+            .collect();
         let mut calls = Vec::new();
         for (target, visits) in self.by_shard {
             let slots: Vec<(usize, usize)> = visits.iter().map(|(slot, _, _)| *slot).collect();
@@ -107,5 +117,6 @@ impl<T: Send + 'static> PartitionCalls<T> {
                 }
             }
         }
+        answers
     }
 }
