@@ -127,6 +127,45 @@ pub struct Settings {
     #[arg(long, env = "FERRITE_PRODUCER_ID_EXPIRATION_MS")]
     pub producer_id_expiration_ms: Option<i64>,
 
+    /// Partitions of the internal `__consumer_offsets` topic, fixed when a group first uses
+    /// it; Kafka's offsets.topic.num.partitions [default: 50].
+    #[arg(long, env = "FERRITE_OFFSETS_TOPIC_PARTITIONS")]
+    pub offsets_topic_partitions: Option<i32>,
+
+    /// How long committed offsets of a group without members are kept, counted from when it
+    /// became empty (from each commit for groups that never had members); Kafka's
+    /// offsets.retention.minutes [default: 10080, seven days].
+    #[arg(long, env = "FERRITE_OFFSETS_RETENTION_MINUTES")]
+    pub offsets_retention_minutes: Option<i64>,
+
+    /// Largest metadata string a client may commit with an offset; Kafka's
+    /// offset.metadata.max.bytes [default: 4096].
+    #[arg(long, env = "FERRITE_OFFSET_METADATA_BYTES_MAX", value_name = "BYTES")]
+    pub offset_metadata_bytes_max: Option<usize>,
+
+    /// How long the first rebalance of an empty group waits for more members to join;
+    /// Kafka's group.initial.rebalance.delay.ms [default: 3000].
+    #[arg(
+        long,
+        env = "FERRITE_GROUP_INITIAL_REBALANCE_DELAY_MS",
+        value_name = "MS"
+    )]
+    pub group_initial_rebalance_delay_ms: Option<i64>,
+
+    /// Shortest session timeout a group member may ask for; Kafka's
+    /// group.min.session.timeout.ms [default: 6000].
+    #[arg(long, env = "FERRITE_GROUP_MIN_SESSION_TIMEOUT_MS", value_name = "MS")]
+    pub group_min_session_timeout_ms: Option<i32>,
+
+    /// Longest session timeout a group member may ask for; Kafka's
+    /// group.max.session.timeout.ms [default: 1800000].
+    #[arg(long, env = "FERRITE_GROUP_MAX_SESSION_TIMEOUT_MS", value_name = "MS")]
+    pub group_max_session_timeout_ms: Option<i32>,
+
+    /// Most members one group may have; Kafka's group.max.size [default: 2147483647].
+    #[arg(long, env = "FERRITE_GROUP_MAX_SIZE")]
+    pub group_max_size: Option<usize>,
+
     /// Log output format: `text` for people, `json` for log collectors [default: text].
     #[arg(long, env = "FERRITE_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -163,6 +202,7 @@ pub struct BrokerConfig {
     pub read_cache_bytes_per_core: usize,
     pub fetch_sessions_per_core_max: usize,
     pub producer_id_expiration_ms: i64,
+    pub groups: crate::group::GroupConfig,
     pub log_format: LogFormat,
     pub log: String,
 }
@@ -233,6 +273,25 @@ impl Settings {
             producer_id_expiration_ms: self
                 .producer_id_expiration_ms
                 .or(lower.producer_id_expiration_ms),
+            offsets_topic_partitions: self
+                .offsets_topic_partitions
+                .or(lower.offsets_topic_partitions),
+            offsets_retention_minutes: self
+                .offsets_retention_minutes
+                .or(lower.offsets_retention_minutes),
+            offset_metadata_bytes_max: self
+                .offset_metadata_bytes_max
+                .or(lower.offset_metadata_bytes_max),
+            group_initial_rebalance_delay_ms: self
+                .group_initial_rebalance_delay_ms
+                .or(lower.group_initial_rebalance_delay_ms),
+            group_min_session_timeout_ms: self
+                .group_min_session_timeout_ms
+                .or(lower.group_min_session_timeout_ms),
+            group_max_session_timeout_ms: self
+                .group_max_session_timeout_ms
+                .or(lower.group_max_session_timeout_ms),
+            group_max_size: self.group_max_size.or(lower.group_max_size),
             log_format: self.log_format.or(lower.log_format),
             log: self.log.or(lower.log),
         }
@@ -295,6 +354,18 @@ impl Settings {
             producer_id_expiration_ms: self
                 .producer_id_expiration_ms
                 .unwrap_or(crate::producer_state::PRODUCER_ID_EXPIRATION_MS_DEFAULT),
+            groups: crate::group::GroupConfig {
+                offsets_topic_partitions: self.offsets_topic_partitions.unwrap_or(50),
+                offsets_retention_ms: self
+                    .offsets_retention_minutes
+                    .unwrap_or(10_080)
+                    .saturating_mul(60_000),
+                offset_metadata_bytes_max: self.offset_metadata_bytes_max.unwrap_or(4096),
+                initial_rebalance_delay_ms: self.group_initial_rebalance_delay_ms.unwrap_or(3000),
+                min_session_timeout_ms: self.group_min_session_timeout_ms.unwrap_or(6000),
+                max_session_timeout_ms: self.group_max_session_timeout_ms.unwrap_or(1_800_000),
+                max_size: self.group_max_size.unwrap_or(i32::MAX as usize),
+            },
             log_format: self.log_format.unwrap_or(LogFormat::Text),
             log: self.log.unwrap_or_else(|| "info".to_owned()),
         };
@@ -313,6 +384,9 @@ impl BrokerConfig {
             cores: Some(available_cores().first().copied().unwrap_or(0).to_string()),
             io_memory_bytes: Some(512 * 1024),
             read_cache_bytes_per_core: Some(16 << 20),
+            // Groups in tests form at once and may use short sessions.
+            group_initial_rebalance_delay_ms: Some(0),
+            group_min_session_timeout_ms: Some(100),
             ..Settings::default()
         };
         settings.resolve().expect("the test configuration is valid")
@@ -351,6 +425,7 @@ impl BrokerConfig {
                 reason: format!("{} is below 1", self.default_partitions),
             });
         }
+        self.groups.check()?;
         if self.node_id < 0 {
             return Err(ConfigError::Invalid {
                 setting: "node_id",

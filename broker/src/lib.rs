@@ -11,6 +11,8 @@
 //! - [`partitions`]: the partition logs of one shard (on the `storage` crate).
 //! - [`producer_state`]: idempotent producers' last batches per partition (deduplication).
 //! - [`fetch_session`]: incremental fetch sessions (KIP-227).
+//! - [`group`]: the group coordinator: consumer groups and committed offsets, kept in
+//!   `__consumer_offsets`.
 //! - [`metadata`]: the metadata log, image, records and partition placement.
 //! - [`topics`], [`topic_config`]: topic creation and the topic config table.
 //! - [`config`]: every setting, from flags, environment, a TOML file and defaults.
@@ -29,6 +31,7 @@ pub mod connection;
 pub mod data_dir;
 pub mod fetch_session;
 pub mod frame;
+pub mod group;
 pub mod handlers;
 pub mod metadata;
 pub mod partitions;

@@ -338,6 +338,7 @@ async fn shard_main(start: ShardStart) {
     );
 
     spawn_detached(maintain_logs(shard.clone()));
+    spawn_detached(crate::group::run_ticks(shard.clone()));
 
     let requests = Rc::new(ShardRequests {
         shard: shard.clone(),
@@ -371,6 +372,7 @@ async fn shard_main(start: ShardStart) {
     }
     shard.activity.stop_taking_requests();
     shard.stopping.notify();
+    shard.groups.stop();
     open.shut_down_reads();
     accepting.join().await;
     let deadline = Instant::now() + DRAIN_TIMEOUT;

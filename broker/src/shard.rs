@@ -54,6 +54,8 @@ pub struct Shard {
     /// Notified once when the shard starts stopping: long polls end early.
     pub stopping: Rc<Event>,
     pub fetch_sessions: FetchSessions,
+    /// The consumer groups whose `__consumer_offsets` partitions this shard owns.
+    pub groups: crate::group::Coordinator,
     /// The metadata log: `Some` on [`METADATA_SHARD`] only.
     metadata_log: RefCell<Option<MetadataLog>>,
     /// One metadata change at a time (used on [`METADATA_SHARD`]).
@@ -92,6 +94,7 @@ impl Shard {
             activity: Rc::new(ShardActivity::default()),
             stopping: Rc::new(Event::new()),
             fetch_sessions: FetchSessions::new(id, config.fetch_sessions_per_core_max),
+            groups: crate::group::Coordinator::default(),
             metadata_log: RefCell::new(metadata_log),
             metadata_changes: Serializer::new(),
             producer_ids: RefCell::new(0..0),
@@ -110,10 +113,31 @@ impl Shard {
             for (index, info) in topic.partitions.iter().enumerate() {
                 if owner_shard(info, self.shard_count()) == self.id {
                     self.partitions.open(topic, index as i32).await?;
+                    self.load_groups(&topic.name, topic.id, index as i32)
+                        .await?;
                 }
             }
         }
         Ok(())
+    }
+
+    /// Reads back the groups of a `__consumer_offsets` partition this shard just opened.
+    async fn load_groups(
+        &self,
+        topic_name: &str,
+        topic: crate::metadata::TopicId,
+        index: i32,
+    ) -> Result<(), storage::StorageError> {
+        if topic_name != crate::group::OFFSETS_TOPIC {
+            return Ok(());
+        }
+        match self
+            .partitions
+            .get(crate::partitions::PartitionKey { topic, index })
+        {
+            Some(partition) => self.groups.load(&partition).await,
+            None => Ok(()),
+        }
     }
 
     /// A producer id never handed out before, on any shard or in any earlier run: taken from
@@ -254,7 +278,11 @@ impl Shard {
         }
         for (index, info) in topic.partitions.iter().enumerate() {
             if owner_shard(info, self.shard_count()) == self.id {
-                if let Err(error) = self.partitions.open(&topic, index as i32).await {
+                let opened = match self.partitions.open(&topic, index as i32).await {
+                    Ok(()) => self.load_groups(&topic.name, topic.id, index as i32).await,
+                    Err(error) => Err(error),
+                };
+                if let Err(error) = opened {
                     tracing::error!(%error, topic = %topic.name, partition = index, "cannot open a new partition");
                 }
             }

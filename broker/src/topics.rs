@@ -214,6 +214,17 @@ fn find<'a>(
     }
 }
 
+/// Internal topics keep their partitions: groups are placed by partition count.
+fn refuse_internal(name: &str, what: &str) -> Result<(), TopicError> {
+    if crate::group::is_internal_topic(name) {
+        return Err(TopicError::new(
+            ErrorCode::InvalidRequest,
+            format!("internal topic `{name}` cannot be {what}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Deletes topics (their data is removed by the shards that own it).
 pub async fn delete_topics(
     shard: &Rc<Shard>,
@@ -221,6 +232,7 @@ pub async fn delete_topics(
 ) -> Result<Vec<Result<(), TopicError>>, ShardGone> {
     change_topics(shard, topics, false, |image, _, topic| {
         let info = find(image, topic)?;
+        refuse_internal(&info.name, "deleted")?;
         Ok(MetadataRecord::DeleteTopic { id: info.id })
     })
     .await
@@ -234,6 +246,7 @@ pub async fn create_partitions(
 ) -> Result<Vec<Result<(), TopicError>>, ShardGone> {
     change_topics(shard, requests, validate_only, |image, shard_count, (name, total)| {
         let info = find(image, &TopicRef::Name(name.clone()))?;
+        refuse_internal(&info.name, "given more partitions")?;
         let current = info.partitions.len() as i32;
         if *total <= current || *total as usize > PARTITIONS_PER_TOPIC_MAX {
             return Err(TopicError::new(

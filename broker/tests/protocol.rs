@@ -2,6 +2,7 @@
 //! of the compatibility suite (the table below, checked against the handler table), and each
 //! version of each is swept here with a real request whose response must decode and succeed.
 
+mod group_samples;
 mod support;
 
 use broker::handlers::HANDLERS;
@@ -95,6 +96,41 @@ const REAL_CLIENT_COVERAGE: &[(ApiKey, &str)] = &[
     (
         ApiKey::OffsetForLeaderEpoch,
         "compat_python (confluent consumer assigned with a leader epoch validates its position)",
+    ),
+    (
+        ApiKey::FindCoordinator,
+        "compat_groups (confluent-kafka, kafka-python, kcat -G)",
+    ),
+    (ApiKey::JoinGroup, "compat_groups (every group scenario)"),
+    (ApiKey::SyncGroup, "compat_groups (every group scenario)"),
+    (
+        ApiKey::Heartbeat,
+        "compat_groups (session kept, kill → expiry)",
+    ),
+    (ApiKey::LeaveGroup, "compat_groups (a consumer closes)"),
+    (
+        ApiKey::OffsetCommit,
+        "compat_groups (commit, resume after restarts)",
+    ),
+    (
+        ApiKey::OffsetFetch,
+        "compat_groups (resume from the commit)",
+    ),
+    (
+        ApiKey::OffsetDelete,
+        "compat_groups (confluent AdminClient.delete_consumer_group_offsets)",
+    ),
+    (
+        ApiKey::DescribeGroups,
+        "compat_groups (confluent AdminClient.describe_consumer_groups)",
+    ),
+    (
+        ApiKey::ListGroups,
+        "compat_groups (confluent AdminClient.list_consumer_groups)",
+    ),
+    (
+        ApiKey::DeleteGroups,
+        "compat_groups (confluent AdminClient.delete_consumer_groups)",
     ),
 ];
 
@@ -453,6 +489,9 @@ fn sweep_one(
             let partition = &response.topics[0].partitions[0];
             assert!(partition.end_offset >= 1, "epoch 0 ends at the log end");
             vec![partition.error_code]
+        }
+        group_api if group_samples::GROUP_APIS.contains(&group_api) => {
+            group_samples::sweep(connection, group_api, version, TOPIC)
         }
         other => panic!(
             "{} has no sample request in the version sweep: add one",

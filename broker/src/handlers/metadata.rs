@@ -130,10 +130,7 @@ fn describe_topic(topic: &TopicInfo, node_id: i32) -> MetadataResponseTopic {
         error_code: ErrorCode::None.code(),
         name: Some(KStr::from(topic.name.clone())),
         topic_id: Uuid(topic.id.0),
-        is_internal: matches!(
-            topic.name.as_str(),
-            "__consumer_offsets" | "__transaction_state"
-        ),
+        is_internal: crate::group::is_internal_topic(&topic.name),
         partitions: (0..topic.partitions.len() as i32)
             .map(|index| MetadataResponsePartition {
                 error_code: ErrorCode::None.code(),

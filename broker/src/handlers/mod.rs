@@ -41,18 +41,29 @@ pub mod api_versions;
 pub mod config_resources;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
+pub mod describe_groups;
 pub mod fetch;
+pub mod find_coordinator;
+pub mod heartbeat;
 pub mod incremental_alter_configs;
 pub mod init_producer_id;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_commit;
+pub mod offset_delete;
+pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod partition_calls;
 pub mod produce;
+pub mod sync_group;
 
 /// What a handler knows about the request besides its body.
 #[derive(Debug, Clone)]
@@ -134,6 +145,17 @@ pub static HANDLERS: &[ApiEntry] = &[
     concurrent!(DescribeCluster, describe_cluster),
     concurrent!(DeleteRecords, delete_records),
     concurrent!(OffsetForLeaderEpoch, offset_for_leader_epoch),
+    concurrent!(FindCoordinator, find_coordinator),
+    concurrent!(JoinGroup, join_group),
+    concurrent!(SyncGroup, sync_group),
+    concurrent!(Heartbeat, heartbeat),
+    concurrent!(LeaveGroup, leave_group),
+    concurrent!(OffsetCommit, offset_commit),
+    concurrent!(OffsetFetch, offset_fetch),
+    concurrent!(OffsetDelete, offset_delete),
+    concurrent!(DescribeGroups, describe_groups),
+    concurrent!(ListGroups, list_groups),
+    concurrent!(DeleteGroups, delete_groups),
 ];
 
 // The outer future queues the appends; the one it yields finishes the request.
