@@ -92,3 +92,48 @@ fn consumes_from_chosen_offsets_and_lists_metadata() {
     let everything = kcat(&broker, &["-L", "-J"], "").stdout;
     assert!(everything.contains("\"topic\":\"offsets\""), "{everything}");
 }
+
+#[test]
+fn balanced_consumer_reads_everything_once_and_resumes_from_its_commit() {
+    let mut flags = support::GROUP_TEST_FLAGS.to_vec();
+    flags.extend(["--default-partitions", "4"]);
+    let broker = FerriteProcess::start(&flags);
+    let input: String = (0..40)
+        .map(|index| format!("k{index}:m{index}\n"))
+        .collect();
+    kcat(&broker, &["-P", "-t", "balanced", "-K:"], &input);
+    let group_read = || {
+        let output = kcat(
+            &broker,
+            &[
+                "-G",
+                "kcat-group",
+                "balanced",
+                "-X",
+                "auto.offset.reset=earliest",
+                "-e",
+                "-q",
+                "-f",
+                "%s\\n",
+            ],
+            "",
+        );
+        let mut values: Vec<String> = output.stdout.lines().map(str::to_owned).collect();
+        values.sort();
+        values
+    };
+    let mut expected: Vec<String> = (0..40).map(|index| format!("m{index}")).collect();
+    expected.sort();
+    assert_eq!(
+        group_read(),
+        expected,
+        "every record once, over four partitions"
+    );
+    // kcat commits when it leaves: the next member of the group starts after the commit.
+    let more: String = (40..45)
+        .map(|index| format!("k{index}:m{index}\n"))
+        .collect();
+    kcat(&broker, &["-P", "-t", "balanced", "-K:"], &more);
+    let expected: Vec<String> = (40..45).map(|index| format!("m{index}")).collect();
+    assert_eq!(group_read(), expected, "only the records after the commit");
+}

@@ -224,12 +224,13 @@ where
             if owner.activity.stopping() {
                 return Err(ErrorCode::NotCoordinator);
             }
-            let Some(partition) = owner.partitions.get(key) else {
-                return Err(ErrorCode::NotCoordinator);
-            };
-            if !owner.groups.loaded.borrow().contains(&key.index) {
-                return Err(ErrorCode::CoordinatorLoadInProgress);
-            }
+            // The partition opens (and its groups load) just after the topic appears in the
+            // metadata: until then the coordinator is still loading.
+            let partition = owner
+                .partitions
+                .get(key)
+                .filter(|_| owner.groups.loaded.borrow().contains(&key.index))
+                .ok_or(ErrorCode::CoordinatorLoadInProgress)?;
             Ok(work(owner, partition).await)
         })
         .await
@@ -469,20 +470,25 @@ impl Coordinator {
         let now = now_ms();
         {
             let mut groups = self.groups.borrow_mut();
-            match groups.get_mut(group_id) {
-                Some(group) => match group.check_commit(&who, generation_id, now) {
-                    ErrorCode::None => {}
-                    error => return Err(error),
-                },
-                None if generation_id < 0 && who.member_id.is_empty() => {
-                    groups.insert(group_id.to_owned(), Group::new(group_id.to_owned(), now));
-                }
+            let group = match groups.get_mut(group_id) {
+                Some(group) => group,
+                None if generation_id < 0 && who.member_id.is_empty() => groups
+                    .entry(group_id.to_owned())
+                    .or_insert_with(|| Group::new(group_id.to_owned(), now)),
                 None if who.member_id.is_empty() => return Err(ErrorCode::IllegalGeneration),
                 None => return Err(ErrorCode::UnknownMemberId),
+            };
+            match group.check_commit(&who, generation_id, now) {
+                ErrorCode::None => {}
+                error => return Err(error),
             }
-        }
-        if commits.is_empty() {
-            return Ok(());
+            if commits.is_empty() {
+                if group.generation == 0 && group.is_forgettable() {
+                    groups.remove(group_id);
+                }
+                return Ok(());
+            }
+            group.commits_in_flight += 1;
         }
         let mut records = Vec::with_capacity(commits.len());
         for (topic, index, value) in &commits {
@@ -502,6 +508,7 @@ impl Coordinator {
             // Deleted while the commit was written; the deletion's tombstones come later.
             return Ok(());
         };
+        group.commits_in_flight = group.commits_in_flight.saturating_sub(1);
         match base {
             Ok(base) => {
                 for (position, (topic, index, value)) in commits.into_iter().enumerate() {

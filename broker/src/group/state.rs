@@ -246,6 +246,8 @@ pub struct Group {
     /// In CompletingRebalance: members that have not sent SyncGroup by then are removed.
     sync_deadline_ms: Ms,
     pub offsets: BTreeMap<(String, i32), CommittedOffset>,
+    /// Commits being written: the group is kept while any is in flight.
+    pub commits_in_flight: u32,
 }
 
 fn new_member_id(client_id: &str, instance_id: Option<&str>) -> String {
@@ -270,6 +272,7 @@ impl Group {
             join_not_before_ms: 0,
             sync_deadline_ms: 0,
             offsets: BTreeMap::new(),
+            commits_in_flight: 0,
         }
     }
 
@@ -996,7 +999,10 @@ impl Group {
 
     /// Whether the group holds nothing worth keeping.
     pub fn is_forgettable(&self) -> bool {
-        self.state == GroupState::Empty && self.offsets.is_empty() && self.pending.is_empty()
+        self.state == GroupState::Empty
+            && self.offsets.is_empty()
+            && self.pending.is_empty()
+            && self.commits_in_flight == 0
     }
 
     /// The topics the members subscribe to (consumer protocol), for OffsetDelete.

@@ -249,20 +249,34 @@ pub fn venv_python() -> PathBuf {
 
 /// Runs `compat/<script>` with the suite's Python against `bootstrap` and asserts it passed.
 pub fn run_python_script(script: &str, bootstrap: &str, broker: &FerriteProcess) -> String {
+    run_python_script_with(script, &[bootstrap], broker)
+}
+
+/// Runs `compat/<script> <arguments>` with the suite's Python and asserts it passed.
+pub fn run_python_script_with(script: &str, arguments: &[&str], broker: &FerriteProcess) -> String {
     let mut command = Command::new(venv_python());
     command
         .arg(repo_root().join("compat").join(script))
-        .arg(bootstrap);
+        .args(arguments);
     let output = run_with_timeout(command, b"", Duration::from_secs(120));
     assert!(
         output.success,
-        "compat/{script} failed\nstdout:\n{}\nstderr:\n{}\nbroker log:\n{}",
+        "compat/{script} {arguments:?} failed\nstdout:\n{}\nstderr:\n{}\nbroker log:\n{}",
         output.stdout,
         output.stderr,
         broker.stderr()
     );
     output.stdout
 }
+
+/// Flags for brokers that real group consumers use in tests: groups form at once and
+/// sessions may be short, so that a dead member is noticed within seconds.
+pub const GROUP_TEST_FLAGS: &[&str] = &[
+    "--group-initial-rebalance-delay-ms",
+    "0",
+    "--group-min-session-timeout-ms",
+    "1000",
+];
 
 /// Creates `topic` the way producers do: a Metadata request that allows auto-creation.
 /// Returns its topic id.
