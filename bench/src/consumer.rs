@@ -123,6 +123,12 @@ async fn fetch_loop(
                 return;
             }
         };
+    {
+        let now = setup.clock.now_ns();
+        let mut stats = stats.borrow_mut();
+        let started = stats.consume_started_ns.get_or_insert(now);
+        *started = (*started).min(now);
+    }
     let mut positions: Vec<Position> = partitions
         .iter()
         .map(|target| Position {

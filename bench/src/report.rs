@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::admin::BrokerInfo;
 use crate::latency::LatencySummary;
+use crate::limits::Limits;
 use crate::machine::Machine;
 use crate::stats::Counters;
 use crate::workload::Workload;
@@ -42,6 +43,9 @@ pub struct Report {
     /// Error kind → count.
     pub errors: std::collections::BTreeMap<String, u64>,
     pub series: Vec<SecondPoint>,
+    /// The machine's limits, when a limits file was given (see [`crate::limits`]).
+    #[serde(default)]
+    pub limits: Option<Limits>,
 }
 
 /// Throughput over the measured window.
@@ -194,5 +198,27 @@ impl Report {
             let _ = writeln!(out, "  {count:>10}  {kind}");
         }
         out
+    }
+}
+
+/// Runs of one workload against different brokers (`ferrite-bench compare`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub runs: Vec<LabeledReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabeledReport {
+    pub label: String,
+    pub report: Report,
+}
+
+impl Comparison {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a comparison serializes")
+    }
+
+    pub fn from_json(text: &str) -> Result<Comparison, serde_json::Error> {
+        serde_json::from_str(text)
     }
 }

@@ -361,10 +361,12 @@ fn merge_core(merged: &mut CoreStats, core: CoreStats) {
     merged.measured_acked_bytes += core.measured_acked_bytes;
     merged.measured_consumed_messages += core.measured_consumed_messages;
     merged.measured_consumed_bytes += core.measured_consumed_bytes;
-    merged.first_consumed_ns = match (merged.first_consumed_ns, core.first_consumed_ns) {
+    let earliest = |a: Option<u64>, b: Option<u64>| match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
+    merged.first_consumed_ns = earliest(merged.first_consumed_ns, core.first_consumed_ns);
+    merged.consume_started_ns = earliest(merged.consume_started_ns, core.consume_started_ns);
     merged.last_consumed_ns = merged.last_consumed_ns.max(core.last_consumed_ns);
     for (kind, count) in core.error_kinds {
         merged.count_error(kind, count);
@@ -384,7 +386,8 @@ fn build_report(
     let measured_seconds = workload.run.duration_seconds;
     let consume_seconds = match workload.consumer.mode {
         ConsumerMode::Tail => measured_seconds,
-        ConsumerMode::CatchUp => match (stats.first_consumed_ns, stats.last_consumed_ns) {
+        // From the moment the consumers started reading the backlog to the last record.
+        ConsumerMode::CatchUp => match (stats.consume_started_ns, stats.last_consumed_ns) {
             (Some(first), Some(last)) if last > first => (last - first) as f64 / 1e9,
             _ => 0.0,
         },
@@ -436,5 +439,6 @@ fn build_report(
         delivery,
         errors: stats.error_kinds,
         series: merged.series,
+        limits: None,
     }
 }
