@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use crate::latency::LatencySummary;
 use crate::limits::Limits;
-use crate::report::Report;
+use crate::report::{Report, SecondPoint};
 
 const WIDTH: f64 = 760.0;
 const HEIGHT: f64 = 320.0;
@@ -181,6 +181,8 @@ struct Plot<'a> {
     y: Scale,
     x_ticks: Vec<(f64, String)>,
     y_ticks: Vec<(f64, String)>,
+    /// Shade the x range from the axis start to here (the warm-up).
+    shade_until: Option<f64>,
 }
 
 fn svg_plot(plot: &Plot, lines: &[Line]) -> String {
@@ -200,6 +202,15 @@ fn svg_plot(plot: &Plot, lines: &[Line]) -> String {
         escape(plot.title),
         x = MARGIN_LEFT
     );
+    if let Some(until) = plot.shade_until.filter(|until| *until > 0.0) {
+        let _ = write!(
+            svg,
+            r##"<rect x="{MARGIN_LEFT}" y="{MARGIN_TOP}" width="{w:.1}" height="{inner_height}" fill="#f0f0f0"/><text x="{tx:.1}" y="{ty:.1}" class="tick" text-anchor="middle">warm-up</text>"##,
+            w = px(until) - MARGIN_LEFT,
+            tx = (MARGIN_LEFT + px(until)) / 2.0,
+            ty = HEIGHT - MARGIN_BOTTOM - 6.0
+        );
+    }
     // Grid and ticks.
     for (value, label) in &plot.y_ticks {
         let y = py(*value);
@@ -316,20 +327,27 @@ pub fn spectrum_plot(title: &str, series: &[(String, &LatencySummary)]) -> Strin
             y,
             x_ticks,
             y_ticks: y.ticks(&format_tick_latency),
+            shade_until: None,
         },
         &lines,
     )
 }
 
 /// A per-second plot with a linear y axis (throughput) or a log one (latency).
-pub fn time_plot(title: &str, y_label: &str, lines: &[Line], log_latency: bool) -> String {
+pub fn time_plot(
+    title: &str,
+    y_label: &str,
+    lines: &[Line],
+    log_latency: bool,
+    warmup_seconds: f64,
+) -> String {
     let last_second = lines
         .iter()
         .flat_map(|l| l.points.iter().map(|p| p.0))
         .fold(1.0f64, f64::max);
     let x = Scale::Linear {
         min: 0.0,
-        max: nice_ceiling(last_second),
+        max: last_second.ceil(),
     };
     let values = lines.iter().flat_map(|l| l.points.iter().map(|p| p.1));
     let (y, y_ticks) = if log_latency {
@@ -349,6 +367,7 @@ pub fn time_plot(title: &str, y_label: &str, lines: &[Line], log_latency: bool) 
             y,
             x_ticks,
             y_ticks,
+            shade_until: Some(warmup_seconds),
         },
         lines,
     )
@@ -443,16 +462,6 @@ fn limits_table(out: &mut String, report: &Report, limits: &Limits) {
     }
     if let Some(loopback) = &limits.loopback {
         row(
-            "consume throughput (message values)",
-            format!("{:.1} MB/s", report.consume.megabytes_per_second),
-            "loopback TCP bandwidth",
-            format!("{:.1} MB/s", loopback.megabytes_per_second),
-            fraction(
-                report.consume.megabytes_per_second,
-                loopback.megabytes_per_second,
-            ),
-        );
-        row(
             "produce throughput (message values)",
             format!("{:.1} MB/s", report.produce.megabytes_per_second),
             "loopback TCP bandwidth",
@@ -462,6 +471,18 @@ fn limits_table(out: &mut String, report: &Report, limits: &Limits) {
                 loopback.megabytes_per_second,
             ),
         );
+        if report.consume.messages > 0 {
+            row(
+                "consume throughput (message values)",
+                format!("{:.1} MB/s", report.consume.megabytes_per_second),
+                "loopback TCP bandwidth",
+                format!("{:.1} MB/s", loopback.megabytes_per_second),
+                fraction(
+                    report.consume.megabytes_per_second,
+                    loopback.megabytes_per_second,
+                ),
+            );
+        }
     }
     if let Some(sink) = &limits.sink {
         row(
@@ -601,10 +622,16 @@ fn plots(out: &mut String, reports: &[(String, &Report)]) {
     let mut throughput = Vec::new();
     let mut p99 = Vec::new();
     for (label, report) in reports {
+        let run_end = (report.workload.run.warmup_seconds + report.workload.run.duration_seconds)
+            .ceil() as u64;
+        let in_run: Vec<&SecondPoint> = report
+            .series
+            .iter()
+            .filter(|p| p.second <= run_end)
+            .collect();
         throughput.push(Line {
             label: name(label, "produce acknowledged MB/s"),
-            points: report
-                .series
+            points: in_run
                 .iter()
                 .map(|p| (p.second as f64, p.acked_bytes as f64 / 1e6))
                 .collect(),
@@ -613,8 +640,7 @@ fn plots(out: &mut String, reports: &[(String, &Report)]) {
         if report.delivery.checked {
             throughput.push(Line {
                 label: name(label, "consumed MB/s"),
-                points: report
-                    .series
+                points: in_run
                     .iter()
                     .map(|p| (p.second as f64, p.consumed_bytes as f64 / 1e6))
                     .collect(),
@@ -623,8 +649,7 @@ fn plots(out: &mut String, reports: &[(String, &Report)]) {
         }
         p99.push(Line {
             label: name(label, "produce p99"),
-            points: report
-                .series
+            points: in_run
                 .iter()
                 .filter(|p| p.produce_p99_us > 0.0)
                 .map(|p| (p.second as f64, p.produce_p99_us))
@@ -634,8 +659,7 @@ fn plots(out: &mut String, reports: &[(String, &Report)]) {
         if report.delivery.checked {
             p99.push(Line {
                 label: name(label, "end-to-end p99"),
-                points: report
-                    .series
+                points: in_run
                     .iter()
                     .filter(|p| p.end_to_end_p99_us > 0.0)
                     .map(|p| (p.second as f64, p.end_to_end_p99_us))
@@ -644,15 +668,28 @@ fn plots(out: &mut String, reports: &[(String, &Report)]) {
             });
         }
     }
-    out.push_str("<div class=\"plots\">");
+    out.push_str(
+        "<p>Per-second plots cover the run (warm-up shaded); the seconds after it, while the \
+         last answers and records arrive, are in the JSON series.</p><div class=\"plots\">",
+    );
     out.push_str(&spectrum_plot("Latency percentile spectrum", &spectrum));
+    let warmup = reports
+        .first()
+        .map_or(0.0, |(_, r)| r.workload.run.warmup_seconds);
     out.push_str(&time_plot(
         "Throughput per second",
         "MB/s",
         &throughput,
         false,
+        warmup,
     ));
-    out.push_str(&time_plot("p99 latency per second", "latency", &p99, true));
+    out.push_str(&time_plot(
+        "p99 latency per second",
+        "latency",
+        &p99,
+        true,
+        warmup,
+    ));
     out.push_str("</div>");
 }
 
