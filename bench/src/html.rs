@@ -508,7 +508,7 @@ fn info_tables(out: &mut String, report: &Report) {
 <tr><th class=\"l\">broker</th><td class=\"l\">{}</td></tr>\
 <tr><th class=\"l\">cluster id</th><td class=\"l\">{}</td></tr>\
 <tr><th class=\"l\">APIs</th><td class=\"l\">{}</td></tr>\
-<tr><th class=\"l\">machine</th><td class=\"l\">{} — {}, {} cores, {:.1} GiB, kernel {}</td></tr>\
+<tr><th class=\"l\">machine</th><td class=\"l\">{} — {}, {} cores, {:.1} GiB, kernel {}, load average {:.2} at the start</td></tr>\
 <tr><th class=\"l\">bench cores</th><td class=\"l\">{:?}</td></tr>\
 <tr><th class=\"l\">topics</th><td class=\"l\">{}</td></tr>\
 <tr><th class=\"l\">run id</th><td class=\"l\">{} (started at unix {})</td></tr></table>",
@@ -520,6 +520,7 @@ fn info_tables(out: &mut String, report: &Report) {
         m.cores,
         m.memory_bytes as f64 / (1u64 << 30) as f64,
         escape(&m.kernel),
+        m.load_average_1m,
         report.bench_cores,
         escape(&report.topics.join(", ")),
         escape(&report.run_id),

@@ -214,6 +214,9 @@ struct WorkloadFlags {
     /// Number of consumers (0: produce only).
     #[arg(long)]
     consumers: Option<u32>,
+    /// Subscriptions: independent readers of every partition (fan-out).
+    #[arg(long)]
+    subscriptions: Option<u32>,
     /// Consumers read the tail (tail) or the backlog after producing (catch-up).
     #[arg(long, value_parser = parse_mode)]
     consumer_mode: Option<ConsumerMode>,
@@ -313,6 +316,9 @@ impl WorkloadFlags {
         }
         if let Some(v) = self.consumers {
             w.consumer.count = v;
+        }
+        if let Some(v) = self.subscriptions {
+            w.consumer.subscriptions = v;
         }
         if let Some(v) = self.consumer_mode {
             w.consumer.mode = v;

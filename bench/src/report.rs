@@ -75,10 +75,13 @@ impl ThroughputSummary {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
     pub acknowledged: u64,
+    /// Each subscription reads every acknowledged message once.
+    #[serde(default)]
+    pub subscriptions: u64,
     pub consumed: u64,
     pub duplicates: u64,
     pub missing: u64,
-    /// Acknowledged but never read (consumers stopped first).
+    /// Acknowledged but never read, summed over subscriptions (consumers stopped first).
     pub unconsumed: u64,
     /// Consumers ran (with none, delivery is not checked).
     pub checked: bool,
@@ -172,9 +175,10 @@ impl Report {
         let d = &self.delivery;
         let _ = writeln!(
             out,
-            "delivery: {} acknowledged, {} consumed, {} duplicates, {} missing, {} unconsumed{}",
+            "delivery: {} acknowledged, {} consumed by {} subscription(s), {} duplicates, {} missing, {} unconsumed{}",
             d.acknowledged,
             d.consumed,
+            d.subscriptions,
             d.duplicates,
             d.missing,
             d.unconsumed,

@@ -60,8 +60,16 @@ pub fn run(workload: &Workload, options: &RunOptions) -> Result<Report> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs());
     let run_id = format!("{started_at_unix_seconds}-{:04x}", rand::random::<u16>());
+    let machine = Machine::describe();
     let plan = admin::prepare(&options.bootstrap, workload, &run_id)?;
-    let result = run_planned(workload, options, &plan, &run_id, started_at_unix_seconds);
+    let result = run_planned(
+        workload,
+        options,
+        &plan,
+        &run_id,
+        started_at_unix_seconds,
+        machine,
+    );
     if plan.created && workload.topics.delete {
         if let Err(error) = admin::delete_topics(&options.bootstrap, &plan.topics) {
             eprintln!("ferrite-bench: warning: {error:#}");
@@ -76,6 +84,7 @@ fn run_planned(
     plan: &admin::Plan,
     run_id: &str,
     started_at_unix_seconds: u64,
+    machine: Machine,
 ) -> Result<Report> {
     let workload_shared = Arc::new(workload.clone());
     let partitions = Arc::new(plan.partitions.clone());
@@ -115,12 +124,14 @@ fn run_planned(
         });
     }
     let mut consumers: Vec<Vec<ConsumerSetup>> = vec![Vec::new(); core_count];
-    for index in 0..workload.consumer.count {
+    // Each subscription reads every partition once, split over its consumers.
+    let per_subscription = workload.consumer.count;
+    for index in 0..per_subscription * workload.consumer.subscriptions {
         let assigned: Vec<PartitionTarget> = plan
             .partitions
             .iter()
             .enumerate()
-            .filter(|(position, _)| *position as u32 % workload.consumer.count == index)
+            .filter(|(position, _)| *position as u32 % per_subscription == index % per_subscription)
             .map(|(_, target)| target.clone())
             .collect();
         if assigned.is_empty() {
@@ -178,6 +189,7 @@ fn run_planned(
         plan,
         run_id,
         started_at_unix_seconds,
+        machine,
         merged,
     ))
 }
@@ -379,6 +391,7 @@ fn build_report(
     plan: &admin::Plan,
     run_id: &str,
     started_at_unix_seconds: u64,
+    machine: Machine,
     merged: Merged,
 ) -> Report {
     let stats = merged.stats;
@@ -393,15 +406,17 @@ fn build_report(
         },
     };
     let checked = workload.consumer.count > 0;
+    let subscriptions = u64::from(workload.consumer.subscriptions);
     let unique_consumed =
         totals.consumed_messages - totals.duplicates.min(totals.consumed_messages);
     let unconsumed = if checked {
-        totals.acked_messages.saturating_sub(unique_consumed)
+        (totals.acked_messages * subscriptions).saturating_sub(unique_consumed)
     } else {
         0
     };
     let delivery = Delivery {
         acknowledged: totals.acked_messages,
+        subscriptions: if checked { subscriptions } else { 0 },
         consumed: totals.consumed_messages,
         duplicates: totals.duplicates,
         missing: totals.missing,
@@ -420,7 +435,7 @@ fn build_report(
         started_at_unix_seconds,
         workload: workload.clone(),
         broker: plan.broker.clone(),
-        machine: Machine::describe(),
+        machine,
         bench_cores: options.cores.clone(),
         topics: plan.topics.clone(),
         produce: ThroughputSummary::new(
