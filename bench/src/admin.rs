@@ -100,14 +100,20 @@ pub fn prepare(bootstrap: &str, workload: &Workload, run_id: &str) -> Result<Pla
     let produce_version = connection
         .version_for(ApiKey::Produce)
         .context("the broker does not support Produce")?;
-    // v12 is the newest Fetch that names topics (v13+ use topic ids).
-    let fetch_version = connection
-        .version_for(ApiKey::Fetch)
-        .context("the broker does not support Fetch")?
-        .min(12);
-    if fetch_version < 4 {
-        bail!("the broker's Fetch v{fetch_version} predates record batches v2 (needs v4+)");
-    }
+    // v12 is the newest Fetch that names topics (v13+ use topic ids). Produce-only runs
+    // (for example against the sink) do not need Fetch: -1 then.
+    let fetch_version = if workload.consumer.count > 0 {
+        let version = connection
+            .version_for(ApiKey::Fetch)
+            .context("the broker does not support Fetch (run with --consumers 0?)")?
+            .min(12);
+        if version < 4 {
+            bail!("the broker's Fetch v{version} predates record batches v2 (needs v4+)");
+        }
+        version
+    } else {
+        -1
+    };
     let mut api_versions = Vec::new();
     for api in [
         ApiKey::ApiVersions,

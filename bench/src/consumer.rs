@@ -1,6 +1,8 @@
-//! The bench consumer: fetches its assigned partitions (no consumer group: partition p of the
-//! run belongs to consumer p mod consumers), checks every record's sequence, and records
-//! end-to-end latency from the record's intended send time to its receipt.
+//! The bench consumer: fetches its assigned partitions (no consumer group: within each
+//! subscription, partition p of the run belongs to that subscription's consumer p mod
+//! consumers), checks every record's sequence, and records end-to-end latency from the
+//! record's intended send time to its receipt. Several subscriptions read the same data
+//! independently (fan-out), as several consumer groups would.
 //!
 //! Delivery check: each message carries its producer and a sequence number per producer and
 //! partition ([`crate::payload`]). A sequence below the next expected one is a duplicate, one
@@ -88,7 +90,8 @@ fn should_stop(setup: &ConsumerSetup) -> bool {
     let Some(done_at) = setup.shared.producers_done_at() else {
         return false;
     };
-    let acked = setup.shared.acked_messages.load(Ordering::Relaxed);
+    let acked = setup.shared.acked_messages.load(Ordering::Relaxed)
+        * u64::from(setup.workload.consumer.subscriptions);
     let consumed = setup.shared.consumed_messages.load(Ordering::Relaxed);
     if consumed >= acked {
         return true;
@@ -123,6 +126,12 @@ async fn fetch_loop(
                 return;
             }
         };
+    {
+        let now = setup.clock.now_ns();
+        let mut stats = stats.borrow_mut();
+        let started = stats.consume_started_ns.get_or_insert(now);
+        *started = (*started).min(now);
+    }
     let mut positions: Vec<Position> = partitions
         .iter()
         .map(|target| Position {

@@ -15,7 +15,10 @@
 //! - [`connection`]: the asynchronous Kafka connection, split into a writer and a reader.
 //! - [`producer`], [`consumer`]: the load; [`payload`]: the header each message carries.
 //! - [`latency`], [`stats`]: histograms and per-core counters; [`runner`]: one run end to end.
-//! - [`report`]: the JSON report and the summary table; [`machine`]: what we ran on.
+//! - [`report`]: the JSON report and the summary table; [`html`]: the HTML report with its
+//!   SVG plots; [`limits`]: disk, loopback and sink limits beside the results;
+//!   [`machine`]: what we ran on.
+//! - [`sink`]: a Kafka-protocol server that acknowledges and discards (the bench's ceiling).
 //!
 //! Architecture invariant: the bench depends on `wire` and `client` only, never on the
 //! broker (the broker is a dev-dependency, for the end-to-end test): it measures a broker from
@@ -24,11 +27,14 @@
 pub mod admin;
 pub mod connection;
 pub mod consumer;
+pub mod html;
 pub mod latency;
+pub mod limits;
 pub mod machine;
 pub mod payload;
 pub mod producer;
 pub mod report;
 pub mod runner;
+pub mod sink;
 pub mod stats;
 pub mod workload;

@@ -11,6 +11,9 @@ pub struct Machine {
     /// Logical CPUs online.
     pub cores: usize,
     pub memory_bytes: u64,
+    /// 1-minute load average when the run started: how busy the machine already was.
+    #[serde(default)]
+    pub load_average_1m: f64,
 }
 
 impl Machine {
@@ -43,6 +46,11 @@ impl Machine {
             cpu_model,
             cores: std::thread::available_parallelism().map_or(1, usize::from),
             memory_bytes,
+            load_average_1m: read("/proc/loadavg")
+                .split_whitespace()
+                .next()
+                .and_then(|load| load.parse().ok())
+                .unwrap_or(0.0),
         }
     }
 }

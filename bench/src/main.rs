@@ -4,7 +4,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use bench::html;
+use bench::limits::{self, Limits};
+use bench::report::{Comparison, LabeledReport, Report};
 use bench::runner::{default_cores, run, RunOptions};
+use bench::sink::{self, SinkOptions};
 use bench::workload::{CompressionName, ConsumerMode, KeyMode, Rate, SizeSpec, Workload};
 use clap::{Args, Parser, Subcommand};
 
@@ -20,8 +24,82 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a workload against a broker and write its report.
+    /// Run a workload against a broker and write its reports (JSON and HTML).
     Run(RunArgs),
+    /// Run the same workload against two brokers, one after the other, and write a
+    /// side-by-side report.
+    Compare(CompareArgs),
+    /// Serve a Kafka-protocol sink that acknowledges every produce and keeps nothing: run the
+    /// bench against it (with --consumers 0) to measure the bench's own ceiling.
+    Sink(SinkArgs),
+    /// Measure loopback TCP bandwidth between two cores; prints JSON.
+    Loopback(LoopbackArgs),
+    /// Re-render the HTML report of a JSON report (or comparison).
+    Report(ReportArgs),
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    /// First broker, host:port.
+    #[arg(long)]
+    a: String,
+    /// Second broker, host:port.
+    #[arg(long)]
+    b: String,
+    /// Name of the first broker in the report.
+    #[arg(long, default_value = "a")]
+    label_a: String,
+    /// Name of the second broker in the report.
+    #[arg(long, default_value = "b")]
+    label_b: String,
+    /// Workload file (TOML); flags below override its fields.
+    #[arg(long, short = 'w')]
+    workload: Option<PathBuf>,
+    #[command(flatten)]
+    overrides: WorkloadFlags,
+    #[command(flatten)]
+    execution: ExecutionFlags,
+}
+
+#[derive(Args)]
+struct SinkArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    listen: std::net::SocketAddr,
+    /// Core to run on.
+    #[arg(long, default_value_t = 0)]
+    core: usize,
+    /// io_uring buffer memory, in bytes.
+    #[arg(long, default_value_t = 512 * 1024)]
+    io_memory_bytes: usize,
+    /// Stop after this many seconds (default: run until killed).
+    #[arg(long)]
+    seconds: Option<f64>,
+}
+
+#[derive(Args)]
+struct LoopbackArgs {
+    /// Seconds to stream.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// Core of the sending thread.
+    #[arg(long)]
+    sender_core: Option<usize>,
+    /// Core of the receiving thread.
+    #[arg(long)]
+    receiver_core: Option<usize>,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// A JSON report or comparison written by run or compare.
+    json: PathBuf,
+    /// Limits file to show the figures against (replaces the one in the report).
+    #[arg(long)]
+    limits: Option<PathBuf>,
+    /// Output file (default: the JSON file's name with .html).
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -57,6 +135,26 @@ struct ExecutionFlags {
     /// No progress line.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Limits file (scripts/bench-limits) to show results against; default:
+    /// <report-dir>/limits.json when it exists.
+    #[arg(long)]
+    limits: Option<PathBuf>,
+}
+
+impl ExecutionFlags {
+    fn limits(&self) -> Result<Option<Limits>> {
+        match &self.limits {
+            Some(path) => Limits::read(path).map(Some),
+            None => {
+                let default = self.report_dir.join("limits.json");
+                if default.exists() {
+                    Limits::read(&default).map(Some)
+                } else {
+                    Ok(None)
+                }
+            }
+        }
+    }
 }
 
 /// Workload fields settable from the command line.
@@ -116,6 +214,9 @@ struct WorkloadFlags {
     /// Number of consumers (0: produce only).
     #[arg(long)]
     consumers: Option<u32>,
+    /// Subscriptions: independent readers of every partition (fan-out).
+    #[arg(long)]
+    subscriptions: Option<u32>,
     /// Consumers read the tail (tail) or the backlog after producing (catch-up).
     #[arg(long, value_parser = parse_mode)]
     consumer_mode: Option<ConsumerMode>,
@@ -216,6 +317,9 @@ impl WorkloadFlags {
         if let Some(v) = self.consumers {
             w.consumer.count = v;
         }
+        if let Some(v) = self.subscriptions {
+            w.consumer.subscriptions = v;
+        }
         if let Some(v) = self.consumer_mode {
             w.consumer.mode = v;
         }
@@ -262,27 +366,140 @@ fn write_file(dir: &Path, name: &str, contents: &str) -> Result<PathBuf> {
 
 fn command_run(args: &RunArgs) -> Result<ExitCode> {
     let workload = load_workload(args.workload.as_deref(), &args.overrides)?;
+    let limits = args.execution.limits()?;
     let options = run_options(&args.bootstrap, &args.execution);
-    let report = run(&workload, &options)?;
+    let mut report = run(&workload, &options)?;
+    report.limits = limits;
     print!("{}", report.summary_table());
     let stem = format!("{}-{}", workload.name, report.run_id);
-    let json = write_file(
-        &args.execution.report_dir,
-        &format!("{stem}.json"),
-        &report.to_json(),
-    )?;
-    println!("report: {}", json.display());
-    Ok(if report.error_count() == 0 {
+    let dir = &args.execution.report_dir;
+    let json = write_file(dir, &format!("{stem}.json"), &report.to_json())?;
+    let html = write_file(dir, &format!("{stem}.html"), &html::render_report(&report))?;
+    println!("report: {} and {}", json.display(), html.display());
+    Ok(exit_code(report.error_count()))
+}
+
+fn exit_code(errors: u64) -> ExitCode {
+    if errors == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    })
+    }
+}
+
+fn command_compare(args: &CompareArgs) -> Result<ExitCode> {
+    let workload = load_workload(args.workload.as_deref(), &args.overrides)?;
+    let limits = args.execution.limits()?;
+    let mut runs = Vec::new();
+    for (label, bootstrap) in [(&args.label_a, &args.a), (&args.label_b, &args.b)] {
+        eprintln!("==> {label}: {bootstrap}");
+        let options = run_options(bootstrap, &args.execution);
+        let mut report =
+            run(&workload, &options).with_context(|| format!("run against {label}"))?;
+        report.limits = limits.clone();
+        print!("{}", report.summary_table());
+        runs.push(LabeledReport {
+            label: label.clone(),
+            report,
+        });
+    }
+    let errors: u64 = runs.iter().map(|r| r.report.error_count()).sum();
+    let comparison = Comparison { runs };
+    let stem = format!(
+        "{}-compare-{}",
+        workload.name, comparison.runs[0].report.run_id
+    );
+    let dir = &args.execution.report_dir;
+    let json = write_file(dir, &format!("{stem}.json"), &comparison.to_json())?;
+    let pairs: Vec<(String, Report)> = comparison
+        .runs
+        .iter()
+        .map(|r| (r.label.clone(), r.report.clone()))
+        .collect();
+    let html = write_file(
+        dir,
+        &format!("{stem}.html"),
+        &html::render_comparison(&pairs),
+    )?;
+    println!("comparison: {} and {}", json.display(), html.display());
+    Ok(exit_code(errors))
+}
+
+fn command_sink(args: &SinkArgs) -> Result<ExitCode> {
+    let mut sink = sink::start(SinkOptions {
+        listen: args.listen,
+        core: args.core,
+        io_memory_bytes: args.io_memory_bytes,
+    })?;
+    println!("ferrite-bench sink listening on {}", sink.addr());
+    match args.seconds {
+        Some(seconds) if seconds.is_finite() && seconds > 0.0 => {
+            std::thread::sleep(std::time::Duration::from_secs_f64(seconds.min(86_400.0)));
+            sink.stop();
+        }
+        Some(seconds) => anyhow::bail!("--seconds {seconds} must be positive"),
+        None => loop {
+            std::thread::park();
+        },
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn command_loopback(args: &LoopbackArgs) -> Result<ExitCode> {
+    let loopback = limits::measure_loopback(args.seconds, args.sender_core, args.receiver_core)?;
+    eprintln!(
+        "loopback TCP: {:.0} MB/s over {:.1} s",
+        loopback.megabytes_per_second, loopback.seconds
+    );
+    println!("{}", serde_json::to_string_pretty(&loopback)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn command_report(args: &ReportArgs) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.json)
+        .with_context(|| format!("cannot read {}", args.json.display()))?;
+    let limits = args.limits.as_deref().map(Limits::read).transpose()?;
+    let html = if let Ok(mut report) = Report::from_json(&text) {
+        if limits.is_some() {
+            report.limits = limits;
+        }
+        html::render_report(&report)
+    } else {
+        let comparison = Comparison::from_json(&text).with_context(|| {
+            format!(
+                "{} is neither a ferrite-bench report nor a comparison",
+                args.json.display()
+            )
+        })?;
+        let pairs: Vec<(String, Report)> = comparison
+            .runs
+            .into_iter()
+            .map(|mut r| {
+                if limits.is_some() {
+                    r.report.limits = limits.clone();
+                }
+                (r.label, r.report)
+            })
+            .collect();
+        html::render_comparison(&pairs)
+    };
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| args.json.with_extension("html"));
+    std::fs::write(&output, html).with_context(|| format!("cannot write {}", output.display()))?;
+    println!("{}", output.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run(args) => command_run(args),
+        Command::Compare(args) => command_compare(args),
+        Command::Sink(args) => command_sink(args),
+        Command::Loopback(args) => command_loopback(args),
+        Command::Report(args) => command_report(args),
     };
     match result {
         Ok(code) => code,

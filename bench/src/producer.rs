@@ -122,7 +122,7 @@ struct Producer {
     partitions: Vec<PartitionState>,
     sticky: usize,
     rng: StdRng,
-    filler: Vec<u8>,
+    /// The value being built: filler after the header, written once.
     value: Vec<u8>,
     key: Vec<u8>,
     messages_generated: u64,
@@ -166,8 +166,9 @@ impl Producer {
         }
         let (_, size_max) = workload.message.size.bounds();
         let mut rng = StdRng::seed_from_u64(0x6265_6e63_6800_0000 ^ u64::from(setup.index));
-        let mut filler = vec![0u8; size_max as usize];
-        rng.fill_bytes(&mut filler);
+        // Random filler, so compression has realistic (that is: little) to gain.
+        let mut value = vec![0u8; size_max as usize];
+        rng.fill_bytes(&mut value);
         let sticky = setup.index as usize % partitions.len().max(1);
         Ok(Producer {
             setup: setup.clone(),
@@ -176,8 +177,7 @@ impl Producer {
             partitions,
             sticky,
             rng,
-            filler,
-            value: vec![0u8; size_max as usize],
+            value,
             key: Vec::with_capacity(32),
             messages_generated: 0,
         })
@@ -274,7 +274,7 @@ impl Producer {
             intended_send_ns: intended_ns,
         };
         state.next_sequence += 1;
-        self.value[..size].copy_from_slice(&self.filler[..size]);
+        // Only the header changes from message to message: the rest of `value` is filler.
         header.write(&mut self.value[..size]);
         let batch_bytes = workload.producer.batch_bytes as usize;
         let open = state.open.get_or_insert_with(|| OpenBatch {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::admin::BrokerInfo;
 use crate::latency::LatencySummary;
+use crate::limits::Limits;
 use crate::machine::Machine;
 use crate::stats::Counters;
 use crate::workload::Workload;
@@ -42,6 +43,9 @@ pub struct Report {
     /// Error kind → count.
     pub errors: std::collections::BTreeMap<String, u64>,
     pub series: Vec<SecondPoint>,
+    /// The machine's limits, when a limits file was given (see [`crate::limits`]).
+    #[serde(default)]
+    pub limits: Option<Limits>,
 }
 
 /// Throughput over the measured window.
@@ -71,10 +75,13 @@ impl ThroughputSummary {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
     pub acknowledged: u64,
+    /// Each subscription reads every acknowledged message once.
+    #[serde(default)]
+    pub subscriptions: u64,
     pub consumed: u64,
     pub duplicates: u64,
     pub missing: u64,
-    /// Acknowledged but never read (consumers stopped first).
+    /// Acknowledged but never read, summed over subscriptions (consumers stopped first).
     pub unconsumed: u64,
     /// Consumers ran (with none, delivery is not checked).
     pub checked: bool,
@@ -168,9 +175,10 @@ impl Report {
         let d = &self.delivery;
         let _ = writeln!(
             out,
-            "delivery: {} acknowledged, {} consumed, {} duplicates, {} missing, {} unconsumed{}",
+            "delivery: {} acknowledged, {} consumed by {} subscription(s), {} duplicates, {} missing, {} unconsumed{}",
             d.acknowledged,
             d.consumed,
+            d.subscriptions,
             d.duplicates,
             d.missing,
             d.unconsumed,
@@ -194,5 +202,27 @@ impl Report {
             let _ = writeln!(out, "  {count:>10}  {kind}");
         }
         out
+    }
+}
+
+/// Runs of one workload against different brokers (`ferrite-bench compare`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub runs: Vec<LabeledReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabeledReport {
+    pub label: String,
+    pub report: Report,
+}
+
+impl Comparison {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a comparison serializes")
+    }
+
+    pub fn from_json(text: &str) -> Result<Comparison, serde_json::Error> {
+        serde_json::from_str(text)
     }
 }

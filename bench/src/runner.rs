@@ -60,8 +60,16 @@ pub fn run(workload: &Workload, options: &RunOptions) -> Result<Report> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs());
     let run_id = format!("{started_at_unix_seconds}-{:04x}", rand::random::<u16>());
+    let machine = Machine::describe();
     let plan = admin::prepare(&options.bootstrap, workload, &run_id)?;
-    let result = run_planned(workload, options, &plan, &run_id, started_at_unix_seconds);
+    let result = run_planned(
+        workload,
+        options,
+        &plan,
+        &run_id,
+        started_at_unix_seconds,
+        machine,
+    );
     if plan.created && workload.topics.delete {
         if let Err(error) = admin::delete_topics(&options.bootstrap, &plan.topics) {
             eprintln!("ferrite-bench: warning: {error:#}");
@@ -76,6 +84,7 @@ fn run_planned(
     plan: &admin::Plan,
     run_id: &str,
     started_at_unix_seconds: u64,
+    machine: Machine,
 ) -> Result<Report> {
     let workload_shared = Arc::new(workload.clone());
     let partitions = Arc::new(plan.partitions.clone());
@@ -115,12 +124,14 @@ fn run_planned(
         });
     }
     let mut consumers: Vec<Vec<ConsumerSetup>> = vec![Vec::new(); core_count];
-    for index in 0..workload.consumer.count {
+    // Each subscription reads every partition once, split over its consumers.
+    let per_subscription = workload.consumer.count;
+    for index in 0..per_subscription * workload.consumer.subscriptions {
         let assigned: Vec<PartitionTarget> = plan
             .partitions
             .iter()
             .enumerate()
-            .filter(|(position, _)| *position as u32 % workload.consumer.count == index)
+            .filter(|(position, _)| *position as u32 % per_subscription == index % per_subscription)
             .map(|(_, target)| target.clone())
             .collect();
         if assigned.is_empty() {
@@ -178,6 +189,7 @@ fn run_planned(
         plan,
         run_id,
         started_at_unix_seconds,
+        machine,
         merged,
     ))
 }
@@ -361,10 +373,12 @@ fn merge_core(merged: &mut CoreStats, core: CoreStats) {
     merged.measured_acked_bytes += core.measured_acked_bytes;
     merged.measured_consumed_messages += core.measured_consumed_messages;
     merged.measured_consumed_bytes += core.measured_consumed_bytes;
-    merged.first_consumed_ns = match (merged.first_consumed_ns, core.first_consumed_ns) {
+    let earliest = |a: Option<u64>, b: Option<u64>| match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
+    merged.first_consumed_ns = earliest(merged.first_consumed_ns, core.first_consumed_ns);
+    merged.consume_started_ns = earliest(merged.consume_started_ns, core.consume_started_ns);
     merged.last_consumed_ns = merged.last_consumed_ns.max(core.last_consumed_ns);
     for (kind, count) in core.error_kinds {
         merged.count_error(kind, count);
@@ -377,6 +391,7 @@ fn build_report(
     plan: &admin::Plan,
     run_id: &str,
     started_at_unix_seconds: u64,
+    machine: Machine,
     merged: Merged,
 ) -> Report {
     let stats = merged.stats;
@@ -384,21 +399,24 @@ fn build_report(
     let measured_seconds = workload.run.duration_seconds;
     let consume_seconds = match workload.consumer.mode {
         ConsumerMode::Tail => measured_seconds,
-        ConsumerMode::CatchUp => match (stats.first_consumed_ns, stats.last_consumed_ns) {
+        // From the moment the consumers started reading the backlog to the last record.
+        ConsumerMode::CatchUp => match (stats.consume_started_ns, stats.last_consumed_ns) {
             (Some(first), Some(last)) if last > first => (last - first) as f64 / 1e9,
             _ => 0.0,
         },
     };
     let checked = workload.consumer.count > 0;
+    let subscriptions = u64::from(workload.consumer.subscriptions);
     let unique_consumed =
         totals.consumed_messages - totals.duplicates.min(totals.consumed_messages);
     let unconsumed = if checked {
-        totals.acked_messages.saturating_sub(unique_consumed)
+        (totals.acked_messages * subscriptions).saturating_sub(unique_consumed)
     } else {
         0
     };
     let delivery = Delivery {
         acknowledged: totals.acked_messages,
+        subscriptions: if checked { subscriptions } else { 0 },
         consumed: totals.consumed_messages,
         duplicates: totals.duplicates,
         missing: totals.missing,
@@ -417,7 +435,7 @@ fn build_report(
         started_at_unix_seconds,
         workload: workload.clone(),
         broker: plan.broker.clone(),
-        machine: Machine::describe(),
+        machine,
         bench_cores: options.cores.clone(),
         topics: plan.topics.clone(),
         produce: ThroughputSummary::new(
@@ -436,5 +454,6 @@ fn build_report(
         delivery,
         errors: stats.error_kinds,
         series: merged.series,
+        limits: None,
     }
 }

@@ -110,7 +110,9 @@ pub struct CoreStats {
     /// Consumed during the measured window (tail) or at any time (catch-up).
     pub measured_consumed_messages: u64,
     pub measured_consumed_bytes: u64,
-    /// First and last time a consumer received bench records.
+    /// When the first consumer started fetching, and the first and last time a consumer
+    /// received bench records.
+    pub consume_started_ns: Option<u64>,
     pub first_consumed_ns: Option<u64>,
     pub last_consumed_ns: Option<u64>,
     /// Error kind → count, at most [`ERROR_KINDS_MAX`] kinds.

@@ -252,8 +252,11 @@ impl<'de> Deserialize<'de> for Rate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConsumerSpec {
-    /// Consumers; partitions are assigned to them round-robin (no consumer group).
+    /// Consumers per subscription; partitions are assigned to them round-robin (no
+    /// consumer group).
     pub count: u32,
+    /// Independent readers of every partition (fan-out, as several consumer groups).
+    pub subscriptions: u32,
     pub mode: ConsumerMode,
     /// Fetch response limit per request and per partition.
     pub fetch_bytes_max: u32,
@@ -340,6 +343,7 @@ impl Default for ConsumerSpec {
     fn default() -> Self {
         ConsumerSpec {
             count: 1,
+            subscriptions: 1,
             mode: ConsumerMode::Tail,
             fetch_bytes_max: 4 << 20,
             fetch_wait_ms_max: 100,
@@ -554,8 +558,18 @@ impl Workload {
         if !(1..=600_000).contains(&producer.request_timeout_ms) {
             return invalid("producer.request_timeout_ms must be 1..=600000".into());
         }
-        if producer.acks == 0 && self.consumer.count > 0 {
-            // Fine: consumers still measure end-to-end latency; nothing to check.
+        if !(1..=64).contains(&self.consumer.subscriptions) {
+            return invalid(format!(
+                "consumer.subscriptions {} must be 1..=64",
+                self.consumer.subscriptions
+            ));
+        }
+        if u64::from(self.consumer.count) * u64::from(self.consumer.subscriptions)
+            > u64::from(CLIENTS_MAX)
+        {
+            return invalid(format!(
+                "consumer.count x consumer.subscriptions must be at most {CLIENTS_MAX}"
+            ));
         }
         if self.consumer.count > CLIENTS_MAX {
             return invalid(format!(
@@ -642,6 +656,7 @@ mod tests {
             rate = "20 MB/s"
             [consumer]
             count = 3
+            subscriptions = 2
             mode = "catch-up"
             [run]
             warmup_seconds = 0
@@ -655,6 +670,7 @@ mod tests {
         assert_eq!(workload.producer.rate, Rate::MegabytesPerSecond(20.0));
         assert_eq!(workload.producer.compression, CompressionName::Lz4);
         assert_eq!(workload.consumer.mode, ConsumerMode::CatchUp);
+        assert_eq!(workload.consumer.subscriptions, 2);
         assert!((workload.message.size.mean() - 190.0).abs() < 1e-9);
         // The rendered workload parses back to itself.
         assert_eq!(Workload::from_toml(&workload.to_toml()).unwrap(), workload);
@@ -697,6 +713,7 @@ mod tests {
             ("[topics]\ncreate = false", "topics.delete"),
             ("[run]\nduration_seconds = 0", "duration"),
             ("[consumer]\nmode = \"sideways\"", "mode"),
+            ("[consumer]\nsubscriptions = 0", "subscriptions"),
             ("name = \"a/b\"", "name"),
             ("[producer", "expected"),
         ];

@@ -28,6 +28,7 @@ fn every_message_is_acknowledged_and_consumed_exactly_once() {
     workload.producer.batch_bytes = 4096;
     workload.producer.rate = Rate::MessagesPerSecond(2000.0);
     workload.consumer.count = 2;
+    workload.consumer.subscriptions = 2;
     workload.run.warmup_seconds = 0.2;
     workload.run.duration_seconds = 1.0;
     let report = run(&workload, &options(&broker)).expect("the run completes");
@@ -37,7 +38,9 @@ fn every_message_is_acknowledged_and_consumed_exactly_once() {
     assert!((2300..=2500).contains(&acked), "acknowledged {acked}");
     assert_eq!(report.totals.sent_messages, acked);
     assert_eq!(report.totals.produce_errors, 0, "{:?}", report.errors);
-    assert_eq!(report.delivery.consumed, acked);
+    // Two subscriptions: every message read twice, once by each.
+    assert_eq!(report.delivery.subscriptions, 2);
+    assert_eq!(report.delivery.consumed, 2 * acked);
     assert_eq!(report.delivery.duplicates, 0);
     assert_eq!(report.delivery.missing, 0);
     assert_eq!(report.delivery.unconsumed, 0);
