@@ -3,9 +3,9 @@
 //! ## Where group state lives
 //! Groups and their committed offsets are kept in the internal topic `__consumer_offsets`
 //! ([`OFFSETS_TOPIC`]), written through the same storage as any topic and flushed on every
-//! append (its `flush.messages` is 1), so an answered commit survives a crash. A group belongs
-//! to partition `abs(java_string_hash(group id)) % partitions` of that topic (Kafka's mapping),
-//! and its coordinator is the [`Coordinator`] of the shard that owns that partition: all of a
+//! append (it is created with `flush.messages` 1), so an answered commit survives a crash.
+//! A group belongs to partition `abs(java_string_hash(group id)) % partitions` of that topic
+//! (Kafka's mapping), and its coordinator is the [`Coordinator`] of the shard that owns that partition: all of a
 //! group's state sits on one core and needs no locks. A request arriving on another core is
 //! forwarded to that core over the mesh ([`on_coordinator`]).
 //!
@@ -29,7 +29,9 @@
 //!
 //! Not yet: the log of `__consumer_offsets` is not compacted (Ferrite has no compaction), so
 //! it grows with every commit; it is kept forever (`retention.ms` -1) so that no committed
-//! offset is lost.
+//! offset is lost. Transactional offset commits (TxnOffsetCommit) will be written here as
+//! transactional batches; loading will then have to skip batches of aborted transactions,
+//! which the record layout already allows.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -174,6 +176,8 @@ pub async fn ensure_offsets_topic(shard: &Rc<Shard>) -> Result<(), ErrorCode> {
         name: OFFSETS_TOPIC.to_owned(),
         partition_count: shard.config.groups.offsets_topic_partitions,
         configs: vec![
+            // Every commit is durable before it is answered, whatever the topic defaults.
+            ("flush.messages".to_owned(), "1".to_owned()),
             ("retention.ms".to_owned(), "-1".to_owned()),
             ("segment.bytes".to_owned(), OFFSETS_SEGMENT_BYTES.to_owned()),
         ],

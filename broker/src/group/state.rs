@@ -630,6 +630,7 @@ impl Group {
         self.member_mut(&new_id)
             .expect("just renamed")
             .awaiting_join = Some(sender);
+        deliveries.absorb(self.maybe_complete_join(now));
         (Reply::Wait(receiver), deliveries)
     }
 
