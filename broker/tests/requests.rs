@@ -1,5 +1,6 @@
 //! The basic request path through a real in-process broker, driven by the `client` crate:
-//! auto-creation through Metadata, Produce, Fetch and ListOffsets, across a restart.
+//! auto-creation through Metadata, Produce, Fetch and ListOffsets, across a restart, and the
+//! answers of OffsetForLeaderEpoch.
 
 mod support;
 
@@ -184,4 +185,62 @@ fn timestamp_lookups_answer_the_exact_record() {
     assert_eq!(lookup(&mut connection, 3_500), (-1, -1));
     // -3: the first record carrying the largest timestamp.
     assert_eq!(lookup(&mut connection, -3), (1, 3_000));
+}
+
+/// One OffsetForLeaderEpoch answer: error code, leader epoch, end offset.
+fn epoch_end(
+    connection: &mut Connection,
+    topic: &str,
+    partition: i32,
+    current_leader_epoch: i32,
+    leader_epoch: i32,
+) -> (i16, i32, i64) {
+    use wire::messages::offset_for_leader_epoch_request::{
+        OffsetForLeaderEpochRequest, OffsetForLeaderPartition, OffsetForLeaderTopic,
+    };
+    let response = connection
+        .send(OffsetForLeaderEpochRequest {
+            replica_id: -1,
+            topics: vec![OffsetForLeaderTopic {
+                topic: KStr::from(topic.to_owned()),
+                partitions: vec![OffsetForLeaderPartition {
+                    partition,
+                    current_leader_epoch,
+                    leader_epoch,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+    let answer = &response.topics[0].partitions[0];
+    (answer.error_code, answer.leader_epoch, answer.end_offset)
+}
+
+#[test]
+fn offset_for_leader_epoch_answers_the_single_epoch_and_refuses_the_rest() {
+    use wire::error_code::ErrorCode;
+    let broker = TestBroker::start();
+    let mut connection = Connection::connect(broker.addr()).unwrap();
+    support::create_topic(&mut connection, "epochs");
+    assert_eq!(produce(&mut connection, "epochs", &["a", "b", "c"]).0, 0);
+    // Epoch 0 (the only one on a single node) ends at the log end.
+    assert_eq!(epoch_end(&mut connection, "epochs", 0, -1, 0), (0, 0, 3));
+    assert_eq!(epoch_end(&mut connection, "epochs", 0, 0, 0), (0, 0, 3));
+    // A later epoch is unknown: undefined epoch and offset, no error.
+    assert_eq!(epoch_end(&mut connection, "epochs", 0, -1, 5), (0, -1, -1));
+    // A client that knows a newer leader epoch than this broker's is told so.
+    assert_eq!(
+        epoch_end(&mut connection, "epochs", 0, 3, 0).0,
+        ErrorCode::UnknownLeaderEpoch.code()
+    );
+    assert_eq!(
+        epoch_end(&mut connection, "epochs", 7, -1, 0).0,
+        ErrorCode::UnknownTopicOrPartition.code()
+    );
+    assert_eq!(
+        epoch_end(&mut connection, "missing", 0, -1, 0).0,
+        ErrorCode::UnknownTopicOrPartition.code()
+    );
 }
