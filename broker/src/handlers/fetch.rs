@@ -23,9 +23,12 @@
 //! buffer (one copy), because a records field is one buffer in the generated codec.
 //!
 //! ## Waiting across shards
-//! Each shard waits until *its* partitions hold `min_bytes`; when partitions on several shards
-//! each hold less but together hold enough, the response waits for `max_wait_ms`. With the
-//! clients' usual `min_bytes = 1` this never matters.
+//! Each owner waits until *its* partitions hold `min_bytes`. When partitions sit on several
+//! shards, each waiting owner also reports how many bytes it holds whenever that changes (a
+//! bounded channel to the requesting shard); once the reports and the answers add up to
+//! `min_bytes`, the requesting shard tells every owner to answer with what it has. A report
+//! that finds the channel full is dropped; the next change, or `max_wait_ms`, still ends the
+//! wait.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -34,7 +37,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use futures_channel::oneshot;
+use futures_channel::{mpsc, oneshot};
+use futures_lite::StreamExt;
 use storage::{Offset, ReadPiece, StorageError};
 use wire::codec::{KStr, Uuid};
 use wire::error_code::ErrorCode;
@@ -104,7 +108,12 @@ struct Wait {
     deadline: Instant,
     min_bytes: usize,
     stop: oneshot::Receiver<()>,
+    /// With several owners: where this owner reports the bytes it holds, as (its slot, bytes).
+    progress: Option<(usize, mpsc::Sender<(usize, usize)>)>,
 }
+
+/// Progress reports queued from owners before later ones are dropped.
+const PROGRESS_REPORTS_MAX: usize = 64;
 
 impl HasEvent for Partition {
     fn event(&self) -> &Event {
@@ -376,13 +385,15 @@ async fn read_partitions(
     let (results, arrivals) = bounded_queue(shard_count);
     let results = Rc::new(results);
     let mut stops = Vec::with_capacity(shard_count);
-    for (target, items) in by_shard {
+    let (progress_sender, mut progress) = mpsc::channel::<(usize, usize)>(PROGRESS_REPORTS_MAX);
+    for (slot, (target, items)) in by_shard.into_iter().enumerate() {
         let (stop_sender, stop) = oneshot::channel::<()>();
         stops.push(stop_sender);
-        let wait = (!max_wait.is_zero() && min_bytes > 0).then_some(Wait {
+        let wait = (!max_wait.is_zero() && min_bytes > 0).then(|| Wait {
             deadline,
             min_bytes,
             stop,
+            progress: (shard_count > 1).then(|| (slot, progress_sender.clone())),
         });
         let positions: Vec<usize> = items.iter().map(|item| item.position).collect();
         let call = shard
@@ -397,16 +408,49 @@ async fn read_partitions(
                 Ok(call) => call.result().await.map_err(|_| positions.clone()),
                 Err(_) => Err(positions),
             };
-            let _ = results.send(outcome).await;
+            let _ = results.send((slot, outcome)).await;
         });
     }
     drop(results);
+    drop(progress_sender);
 
+    /// What the requesting shard hears next: an owner's answer or a progress report.
+    enum Heard<A> {
+        Answer(Option<A>),
+        Progress(Option<(usize, usize)>),
+    }
     let mut total_bytes = 0usize;
-    for _ in 0..shard_count {
-        let Some(outcome) = arrivals.recv().await else {
-            break;
+    // Bytes each still-waiting owner last reported holding.
+    let mut reported = vec![0usize; shard_count];
+    let mut answered = 0;
+    while answered < shard_count {
+        let heard =
+            futures_lite::future::or(async { Heard::Answer(arrivals.recv().await) }, async {
+                Heard::Progress(progress.next().await)
+            })
+            .await;
+        let outcome = match heard {
+            Heard::Progress(Some((slot, bytes))) => {
+                if let Some(last) = reported.get_mut(slot) {
+                    *last = bytes;
+                }
+                if total_bytes.saturating_add(reported.iter().sum()) >= min_bytes {
+                    stops.clear();
+                }
+                continue;
+            }
+            // Every owner has answered or stopped reporting: only answers remain.
+            Heard::Progress(None) => match arrivals.recv().await {
+                Some(outcome) => outcome,
+                None => break,
+            },
+            Heard::Answer(Some(outcome)) => outcome,
+            Heard::Answer(None) => break,
         };
+        answered += 1;
+        let (slot, outcome) = outcome;
+        // The answer's bytes now count in the total instead of the owner's last report.
+        reported[slot] = 0;
         match outcome {
             Ok(read) => {
                 for (position, outcome) in read {
@@ -424,7 +468,7 @@ async fn read_partitions(
                 }
             }
         }
-        if total_bytes >= min_bytes {
+        if total_bytes.saturating_add(reported.iter().sum()) >= min_bytes {
             // Dropping the senders tells waiting owners to answer with what they have.
             stops.clear();
         }
@@ -455,6 +499,12 @@ async fn read_on_owner(
         let now = Instant::now();
         if failed || bytes >= wait.min_bytes || now >= wait.deadline || owner.activity.stopping() {
             return read;
+        }
+        if let Some((slot, progress)) = &mut wait.progress {
+            if bytes > 0 {
+                // Full: dropped (see the module docs).
+                let _ = progress.try_send((*slot, bytes));
+            }
         }
         let stopping = owner.stopping.generation();
         let cut_short = Cell::new(false);
