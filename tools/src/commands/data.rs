@@ -14,7 +14,9 @@ use wire::messages::produce_request::{PartitionProduceData, ProduceRequest, Topi
 use wire::messages::ApiKey;
 use wire::records::{Batch, BatchBuilder, BatchOptions, Compression, NewHeader, NewRecord, Record};
 
-use super::{check, key_value, topic_metadata, Brokers, Result};
+use client::Cluster;
+
+use super::{check, connect, key_value, topic_metadata, Result};
 use crate::cli::{Cli, Codec, ConsumeArgs, ProduceArgs};
 use crate::output;
 
@@ -26,8 +28,8 @@ const FETCH_BYTES: i32 = 4 << 20;
 const FETCH_WAIT_MS_MAX: u64 = 500;
 
 pub fn produce(cli: &Cli, arguments: &ProduceArgs) -> Result<()> {
-    let mut brokers = Brokers::connect(&cli.brokers)?;
-    let topic = topic_metadata(&mut brokers, &arguments.topic, true)?;
+    let mut cluster = connect(cli)?;
+    let topic = topic_metadata(&mut cluster, &arguments.topic, true)?;
     let partition = topic
         .partitions
         .iter()
@@ -74,7 +76,7 @@ pub fn produce(cli: &Cli, arguments: &ProduceArgs) -> Result<()> {
             }],
             ..Default::default()
         };
-        let connection = brokers.node(leader)?;
+        let connection = cluster.node(leader).map_err(|e| e.to_string())?;
         if arguments.acks == 0 {
             let version = connection
                 .version_for(ApiKey::Produce)
@@ -179,28 +181,29 @@ fn parse_headers(listed: &str) -> Result<Vec<(String, String)>> {
 
 /// The earliest and latest offsets of one partition, asked of its leader.
 pub fn partition_offsets(
-    brokers: &mut Brokers,
+    cluster: &mut Cluster,
     topic: &str,
     partition: i32,
     leader: i32,
 ) -> Result<(i64, i64)> {
     Ok((
-        list_offset(brokers, topic, partition, leader, -2)?,
-        list_offset(brokers, topic, partition, leader, -1)?,
+        list_offset(cluster, topic, partition, leader, -2)?,
+        list_offset(cluster, topic, partition, leader, -1)?,
     ))
 }
 
 /// ListOffsets for one partition: -2 earliest, -1 latest, otherwise a timestamp (the offset
 /// after the last record if none is that late).
 fn list_offset(
-    brokers: &mut Brokers,
+    cluster: &mut Cluster,
     topic: &str,
     partition: i32,
     leader: i32,
     timestamp: i64,
 ) -> Result<i64> {
-    let response = brokers
-        .node(leader)?
+    let response = cluster
+        .node(leader)
+        .map_err(|e| e.to_string())?
         .send(ListOffsetsRequest {
             replica_id: -1,
             topics: vec![ListOffsetsTopic {
@@ -225,7 +228,7 @@ fn list_offset(
         &format!("cannot list offsets of {topic}/{partition}"),
     )?;
     if result.offset < 0 {
-        return list_offset(brokers, topic, partition, leader, -1);
+        return list_offset(cluster, topic, partition, leader, -1);
     }
     Ok(result.offset)
 }
@@ -237,8 +240,8 @@ struct Position {
 }
 
 pub fn consume(cli: &Cli, arguments: &ConsumeArgs) -> Result<()> {
-    let mut brokers = Brokers::connect(&cli.brokers)?;
-    let topic = topic_metadata(&mut brokers, &arguments.topic, false)?;
+    let mut cluster = connect(cli)?;
+    let topic = topic_metadata(&mut cluster, &arguments.topic, false)?;
     let mut positions = Vec::new();
     for partition in &topic.partitions {
         if arguments
@@ -250,15 +253,15 @@ pub fn consume(cli: &Cli, arguments: &ConsumeArgs) -> Result<()> {
         let (index, leader) = (partition.partition_index, partition.leader_id);
         let next_offset = match arguments.offset.as_str() {
             "earliest" | "beginning" => {
-                list_offset(&mut brokers, &arguments.topic, index, leader, -2)?
+                list_offset(&mut cluster, &arguments.topic, index, leader, -2)?
             }
-            "latest" | "end" => list_offset(&mut brokers, &arguments.topic, index, leader, -1)?,
+            "latest" | "end" => list_offset(&mut cluster, &arguments.topic, index, leader, -1)?,
             text => match text.strip_prefix('@') {
                 Some(timestamp) => {
                     let timestamp = timestamp
                         .parse::<i64>()
                         .map_err(|_| format!("{text:?} is not @TIMESTAMP_MS"))?;
-                    list_offset(&mut brokers, &arguments.topic, index, leader, timestamp)?
+                    list_offset(&mut cluster, &arguments.topic, index, leader, timestamp)?
                 }
                 None => text.parse::<i64>().map_err(|_| {
                     format!("--offset {text:?} is not earliest, latest, a number or @TIMESTAMP_MS")
@@ -283,7 +286,7 @@ pub fn consume(cli: &Cli, arguments: &ConsumeArgs) -> Result<()> {
     while arguments.count.is_none_or(|count| printed < count) && last_record.elapsed() < idle {
         let mut any = false;
         for position in &mut positions {
-            let records = fetch(&mut brokers, &arguments.topic, position, arguments.idle_ms)?;
+            let records = fetch(&mut cluster, &arguments.topic, position, arguments.idle_ms)?;
             for record in records {
                 if arguments.count.is_some_and(|count| printed >= count) {
                     break;
@@ -304,12 +307,12 @@ pub fn consume(cli: &Cli, arguments: &ConsumeArgs) -> Result<()> {
 }
 
 fn fetch(
-    brokers: &mut Brokers,
+    cluster: &mut Cluster,
     topic: &str,
     position: &mut Position,
     idle_ms: u64,
 ) -> Result<Vec<Record>> {
-    let connection = brokers.node(position.leader)?;
+    let connection = cluster.node(position.leader).map_err(|e| e.to_string())?;
     // v12 is the newest version that names topics (later ones use topic ids).
     let version = connection
         .version_for(ApiKey::Fetch)
