@@ -16,7 +16,9 @@ fn main() {
     match commands::run(&cli) {
         Ok(()) => {}
         Err(error) => {
-            eprintln!("ferritectl: {error}");
+            for line in error.lines() {
+                eprintln!("ferritectl: {line}");
+            }
             std::process::exit(1);
         }
     }

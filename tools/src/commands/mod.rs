@@ -3,6 +3,9 @@
 
 mod cluster;
 mod data;
+mod group;
+mod group_consume;
+mod group_member;
 mod log;
 mod topic;
 
@@ -11,7 +14,8 @@ use wire::codec::KStr;
 
 use crate::cli::{Cli, Command};
 
-/// A command's failure: one line for the operator.
+/// A command's failure: one line for the operator (several lines, each printed as its own
+/// error line, when a command failed for several independent things, as `group delete` can).
 pub type Result<T> = std::result::Result<T, String>;
 
 pub fn run(cli: &Cli) -> Result<()> {
@@ -19,6 +23,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Topic(command) => topic::run(cli, command),
         Command::Produce(arguments) => data::produce(cli, arguments),
         Command::Consume(arguments) => data::consume(cli, arguments),
+        Command::Group(command) => group::run(cli, command),
         Command::Cluster(command) => cluster::run(cli, command),
         Command::Log(command) => log::run(cli.format, command),
         Command::Completions { shell } => {
