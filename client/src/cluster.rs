@@ -214,3 +214,52 @@ impl Cluster {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_or_unreachable_bootstrap_list_is_one_error() {
+        let error = Cluster::connect(" , ", ConnectionOptions::default())
+            .err()
+            .expect("nothing to connect to");
+        assert_eq!(
+            error.to_string(),
+            "no broker reachable: \" , \" names no broker"
+        );
+        let options = ConnectionOptions {
+            timeout: Duration::from_secs(2),
+            ..ConnectionOptions::default()
+        };
+        // Nothing listens on port 1 of the loopback: refused at once.
+        let error = Cluster::connect("127.0.0.1:1,127.0.0.1:1", options)
+            .err()
+            .expect("refused");
+        let text = error.to_string();
+        assert!(
+            text.starts_with("no broker reachable: cannot reach 127.0.0.1:1"),
+            "{text}"
+        );
+        assert_eq!(text.matches("cannot reach").count(), 2, "{text}");
+    }
+
+    #[test]
+    fn kafka_errors_name_the_code() {
+        let error = ClientError::Kafka {
+            api: ApiKey::FindCoordinator.name(),
+            subject: "group g".to_owned(),
+            error_code: ErrorCode::GroupAuthorizationFailed.code(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "FindCoordinator for group g: GROUP_AUTHORIZATION_FAILED"
+        );
+        let unknown = ClientError::Kafka {
+            api: "Heartbeat",
+            subject: "group g".to_owned(),
+            error_code: 999,
+        };
+        assert_eq!(unknown.to_string(), "Heartbeat for group g: error code 999");
+    }
+}

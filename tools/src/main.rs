@@ -7,6 +7,7 @@
 
 mod cli;
 mod commands;
+mod interrupt;
 mod output;
 
 use clap::Parser;

@@ -3,18 +3,12 @@
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use broker::testing::TestBroker;
 
 fn ferritectl(broker: &TestBroker, arguments: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ferritectl"))
-        .env("FERRITE_BROKERS", broker.bootstrap())
-        .args(arguments)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ferritectl runs");
+    let mut child = spawn(broker, arguments);
     child
         .stdin
         .take()
@@ -22,6 +16,46 @@ fn ferritectl(broker: &TestBroker, arguments: &[&str], stdin: &str) -> Output {
         .write_all(stdin.as_bytes())
         .expect("stdin is written");
     child.wait_with_output().expect("ferritectl finishes")
+}
+
+/// Starts ferritectl in the background, its input and output piped.
+fn spawn(broker: &TestBroker, arguments: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_ferritectl"))
+        .env("FERRITE_BROKERS", broker.bootstrap())
+        .args(arguments)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ferritectl runs")
+}
+
+/// Waits (at most 20 s) for a background ferritectl to end, and checks it succeeded.
+fn finish(mut child: std::process::Child) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().expect("waitable").is_none() {
+        if Instant::now() > deadline {
+            child.kill().expect("killable");
+            panic!("ferritectl did not finish: {:?}", child.wait_with_output());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().expect("finished");
+    assert!(
+        output.status.success(),
+        "ferritectl failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+/// Polls `condition` every 100 ms for at most 20 s.
+fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 fn succeed(broker: &TestBroker, arguments: &[&str], stdin: &str) -> String {
@@ -621,4 +655,100 @@ fn group_help_explains_every_command() {
     assert!(consume.contains("--group"), "{consume}");
     let neither = ferritectl(&broker, &["group", "seek", "g", "--topic", "t"], "");
     assert!(!neither.status.success());
+}
+
+/// The members of a group and their partitions, from `group describe`.
+fn member_partitions(broker: &TestBroker, group: &str) -> Vec<serde_json::Value> {
+    let output = ferritectl(
+        broker,
+        &["--format", "json", "group", "describe", group],
+        "",
+    );
+    if !output.status.success() {
+        return Vec::new();
+    }
+    let described = json(&String::from_utf8(output.stdout).unwrap());
+    if described["state"] != "Stable" {
+        return Vec::new();
+    }
+    described["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|member| member["partitions"].clone())
+        .collect()
+}
+
+#[test]
+fn two_group_consumers_share_the_partitions_after_a_rebalance() {
+    let broker = TestBroker::start();
+    succeed(&broker, &["topic", "create", "shared", "-p", "2"], "");
+    let arguments = [
+        "consume",
+        "shared",
+        "--group",
+        "pair",
+        "-n",
+        "1",
+        "--idle-ms",
+        "15000",
+        "-t",
+        "%p:%v\\n",
+    ];
+    let first = spawn(&broker, &arguments);
+    wait_until("the first consumer owns both partitions", || {
+        member_partitions(&broker, "pair") == [serde_json::json!(["shared/0", "shared/1"])]
+    });
+    // The second one's join starts a rebalance, which the first learns of by heartbeat.
+    let second = spawn(&broker, &arguments);
+    wait_until("each consumer owns one partition", || {
+        let mut owned = member_partitions(&broker, "pair");
+        owned.sort_by_key(|partitions| partitions.to_string());
+        owned
+            == [
+                serde_json::json!(["shared/0"]),
+                serde_json::json!(["shared/1"]),
+            ]
+    });
+    succeed(&broker, &["produce", "shared", "-p", "0"], "zero\n");
+    succeed(&broker, &["produce", "shared", "-p", "1"], "one\n");
+    let mut printed = vec![finish(first), finish(second)];
+    printed.sort();
+    assert_eq!(printed, ["0:zero\n", "1:one\n"]);
+    let described = describe_group(&broker, "pair");
+    assert_eq!(described["state"], "Empty", "both left: {described}");
+    assert_eq!(group_offset(&described, 0)["committed_offset"], 1);
+    assert_eq!(group_offset(&described, 1)["committed_offset"], 1);
+}
+
+#[test]
+fn an_interrupted_group_consumer_leaves_its_group() {
+    let broker = TestBroker::start();
+    succeed(&broker, &["produce", "quiet"], "only\n");
+    let consumer = spawn(
+        &broker,
+        &[
+            "consume",
+            "quiet",
+            "--group",
+            "stopped",
+            "--idle-ms",
+            "15000",
+        ],
+    );
+    wait_until("the consumer has joined and committed", || {
+        member_partitions(&broker, "stopped").len() == 1
+            && group_offset(&describe_group(&broker, "stopped"), 0)["committed_offset"] == 1
+    });
+    // SAFETY: signalling a child process this test started and still owns.
+    let signalled = unsafe { libc::kill(consumer.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(signalled, 0);
+    let started = Instant::now();
+    assert_eq!(finish(consumer), "only\n");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "it stopped soon"
+    );
+    let described = describe_group(&broker, "stopped");
+    assert_eq!(described["state"], "Empty", "it left: {described}");
 }

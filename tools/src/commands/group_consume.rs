@@ -6,7 +6,7 @@
 //! later `consume --group` continues there (at least once: a record printed just before a
 //! crash or a rebalance may be printed again). Heartbeats go out between fetches; a rebalance
 //! makes the member rejoin and reload its positions. The member leaves the group when the
-//! command ends, also after an error.
+//! command ends: after `-n` records, when idle, after an error, and on Ctrl-C or SIGTERM.
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,7 @@ use super::group::fetch_committed;
 use super::group_member::{GroupMember, Standing};
 use super::{topic_metadata, Result};
 use crate::cli::{Cli, ConsumeArgs};
+use crate::interrupt;
 
 /// Longest pause while the member has no partition (more members than partitions).
 const UNASSIGNED_PAUSE: Duration = Duration::from_millis(500);
@@ -36,6 +37,7 @@ pub fn consume(
 ) -> Result<()> {
     // An unknown topic is a clear error before anyone joins.
     topic_metadata(cluster, &arguments.topic, false)?;
+    interrupt::catch();
     let mut member = GroupMember::join(cluster, group, &arguments.topic)?;
     let consumed = consume_as(cluster, &mut member, arguments, start_at);
     let left = member.leave(cluster);
@@ -52,7 +54,7 @@ fn consume_as(
     let idle = Duration::from_millis(arguments.idle_ms);
     let mut last_record = Instant::now();
     let mut owned = positions(cluster, member, &arguments.topic, start_at)?;
-    while !printer.done() && last_record.elapsed() < idle {
+    while !printer.done() && last_record.elapsed() < idle && !interrupt::interrupted() {
         let mut standing = Standing::Member;
         if owned.is_empty() {
             std::thread::sleep(UNASSIGNED_PAUSE.min(idle.saturating_sub(last_record.elapsed())));
@@ -61,7 +63,7 @@ fn consume_as(
             }
         }
         for partition in &mut owned {
-            if printer.done() || standing == Standing::MustRejoin {
+            if printer.done() || standing == Standing::MustRejoin || interrupt::interrupted() {
                 break;
             }
             if member.heartbeat_due() {
@@ -87,7 +89,7 @@ fn consume_as(
                 }
             }
         }
-        if standing == Standing::MustRejoin {
+        if standing == Standing::MustRejoin && !interrupt::interrupted() {
             member.rejoin(cluster)?;
             owned = positions(cluster, member, &arguments.topic, start_at)?;
         }

@@ -329,9 +329,13 @@ impl GroupMember {
             .send_at(version, request)
             .map_err(|e| e.to_string())?;
         let what = format!("cannot leave group {}", self.group);
-        check(response.error_code, &what)?;
-        for member in &response.members {
-            check(member.error_code, &what)?;
+        // A member the coordinator no longer knows (its session expired) has left already.
+        let gone = ErrorCode::UnknownMemberId.code();
+        for error_code in std::iter::once(response.error_code)
+            .chain(response.members.iter().map(|member| member.error_code))
+            .filter(|error_code| *error_code != gone)
+        {
+            check(error_code, &what)?;
         }
         self.member_id.clear();
         Ok(())
