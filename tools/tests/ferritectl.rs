@@ -412,6 +412,7 @@ fn group_consume_commits_and_group_commands_show_seek_and_delete() {
     assert_eq!(described["state"], "Empty");
     assert_eq!(described["protocol_type"], "consumer");
     assert_eq!(described["members"], serde_json::json!([]));
+    assert_eq!(described["protocol"], serde_json::Value::Null);
     let first = group_offset(&described, 0);
     assert_eq!(first["committed_offset"], 2);
     assert_eq!(first["log_end_offset"], 3);

@@ -334,7 +334,11 @@ fn describe(cli: &Cli, cluster: &mut Cluster, group: &str) -> Result<()> {
         ("group", json!(group)),
         ("state", json!(&*described.group_state)),
         ("protocol_type", json!(&*described.protocol_type)),
-        ("protocol", json!(&*described.protocol_data)),
+        // No protocol is chosen while the group is empty.
+        (
+            "protocol",
+            json!((!described.protocol_data.is_empty()).then_some(&*described.protocol_data)),
+        ),
     ];
     match cli.format {
         Format::Json => {
