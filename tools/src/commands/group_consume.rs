@@ -89,7 +89,8 @@ fn consume_as(
                 }
             }
         }
-        if standing == Standing::MustRejoin && !interrupt::interrupted() {
+        // No rejoin (which may wait for a whole rebalance) when the command is ending anyway.
+        if standing == Standing::MustRejoin && !printer.done() && !interrupt::interrupted() {
             member.rejoin(cluster)?;
             owned = positions(cluster, member, &arguments.topic, start_at)?;
         }
