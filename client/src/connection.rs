@@ -66,6 +66,26 @@ pub enum ClientError {
     },
     #[error("{peer} refused ApiVersions with error code {error_code}")]
     ApiVersions { peer: SocketAddr, error_code: i16 },
+    #[error("no broker reachable: {errors}")]
+    NoBrokerReachable { errors: String },
+    #[error("broker {node_id} is not in the cluster's metadata")]
+    UnknownBroker { node_id: i32 },
+    /// The broker answered with a Kafka error code where the client cannot go on.
+    #[error("{api} for {subject}: {}", error_name(*.error_code))]
+    Kafka {
+        api: &'static str,
+        subject: String,
+        error_code: i16,
+    },
+}
+
+/// Kafka's name for `error_code` (`GROUP_ID_NOT_FOUND`), or the number if `wire` does not
+/// know it.
+pub fn error_name(error_code: i16) -> String {
+    wire::error_code::ErrorCode::from_code(error_code).map_or_else(
+        || format!("error code {error_code}"),
+        |code| code.name().to_owned(),
+    )
 }
 
 /// How a connection behaves.

@@ -2,13 +2,13 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "ferritectl",
     version,
-    about = "Operate a Ferrite (or any Kafka) broker: topics, data, cluster; inspect log files offline.",
+    about = "Operate a Ferrite (or any Kafka) broker: topics, data, consumer groups, cluster; inspect log files offline.",
     long_about = None
 )]
 pub struct Cli {
@@ -42,8 +42,11 @@ pub enum Command {
     Topic(TopicCommand),
     /// Write records read from stdin, one per line
     Produce(ProduceArgs),
-    /// Read records and print them with a template
+    /// Read records and print them with a template, by partition or as a member of a group
     Consume(ConsumeArgs),
+    /// Consumer groups: list, describe (members, assignments, offsets, lag), delete, seek
+    #[command(subcommand)]
+    Group(GroupCommand),
     /// The cluster: brokers, controller, topics
     #[command(subcommand)]
     Cluster(ClusterCommand),
@@ -103,6 +106,58 @@ pub enum TopicCommand {
         #[arg(long)]
         total: i32,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// List the groups known to every broker: group id, state and protocol type
+    List {
+        /// Only groups in this state (repeatable): Empty, Stable, PreparingRebalance,
+        /// CompletingRebalance, Dead (any letter case)
+        #[arg(long = "state", value_name = "STATE")]
+        states: Vec<String>,
+    },
+    /// Show a group: state, protocol, members (client id, host, assigned partitions), and per
+    /// partition the committed offset, the log end offset and the lag between them
+    Describe { group: String },
+    /// Delete groups that have no members, with their committed offsets; one error line per
+    /// group that could not be deleted, and exit 1 if any could not
+    Delete {
+        #[arg(required = true)]
+        groups: Vec<String>,
+    },
+    /// Move a group's committed offsets for a topic. The group must have no active members:
+    /// stop its consumers first (a running consumer would overwrite the new offsets)
+    Seek(SeekArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(
+    ArgGroup::new("target")
+        .required(true)
+        .args(["to_earliest", "to_latest", "to_offset", "to_timestamp"])
+))]
+pub struct SeekArgs {
+    pub group: String,
+    /// The topic whose offsets move
+    #[arg(long)]
+    pub topic: String,
+    /// Only this partition (default: every partition of the topic)
+    #[arg(short, long)]
+    pub partition: Option<i32>,
+    /// To the first offset still in the log
+    #[arg(long)]
+    pub to_earliest: bool,
+    /// To the end of the log (the group skips everything written so far)
+    #[arg(long)]
+    pub to_latest: bool,
+    /// To this offset (kept within the log's earliest and latest offsets)
+    #[arg(long, value_name = "OFFSET")]
+    pub to_offset: Option<i64>,
+    /// To the first record with a timestamp at or after this many milliseconds since the
+    /// epoch (the end of the log if there is none)
+    #[arg(long, value_name = "MS")]
+    pub to_timestamp: Option<i64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -167,9 +222,15 @@ pub enum Codec {
 pub struct ConsumeArgs {
     pub topic: String,
     /// Partition to read (default: every partition)
-    #[arg(short, long)]
+    #[arg(short, long, conflicts_with = "group")]
     pub partition: Option<i32>,
-    /// Where to start: earliest, latest, an offset, or @TIMESTAMP_MS
+    /// Read as a member of this consumer group: the group assigns the partitions (range
+    /// assignment, shared with the group's other members), reading starts at the group's
+    /// committed offsets, and the offset after each printed record is committed
+    #[arg(short, long)]
+    pub group: Option<String>,
+    /// Where to start: earliest, latest, an offset, or @TIMESTAMP_MS (with --group: only for
+    /// partitions the group has no committed offset for)
     #[arg(short, long, default_value = "earliest")]
     pub offset: String,
     /// Stop after this many records

@@ -7,6 +7,7 @@
 
 mod cli;
 mod commands;
+mod interrupt;
 mod output;
 
 use clap::Parser;
@@ -16,7 +17,9 @@ fn main() {
     match commands::run(&cli) {
         Ok(()) => {}
         Err(error) => {
-            eprintln!("ferritectl: {error}");
+            for line in error.lines() {
+                eprintln!("ferritectl: {line}");
+            }
             std::process::exit(1);
         }
     }

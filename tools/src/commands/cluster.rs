@@ -3,13 +3,13 @@
 use serde_json::{json, Value};
 use wire::messages::ApiKey;
 
-use super::{Brokers, Result};
+use super::{connect, Result};
 use crate::cli::{Cli, ClusterCommand};
 use crate::output;
 
 pub fn run(cli: &Cli, command: &ClusterCommand) -> Result<()> {
-    let mut brokers = Brokers::connect(&cli.brokers)?;
-    let metadata = brokers.metadata(None)?;
+    let mut cluster = connect(cli)?;
+    let metadata = cluster.metadata(None).map_err(|e| e.to_string())?;
     let broker_list: Vec<Value> = metadata
         .brokers
         .iter()
@@ -22,7 +22,7 @@ pub fn run(cli: &Cli, command: &ClusterCommand) -> Result<()> {
         .collect();
     match command {
         ClusterCommand::Info => {
-            let connection = brokers.any();
+            let connection = cluster.any();
             let apis = [ApiKey::Produce, ApiKey::Fetch, ApiKey::Metadata]
                 .iter()
                 .filter_map(|api| {
@@ -47,7 +47,7 @@ pub fn run(cli: &Cli, command: &ClusterCommand) -> Result<()> {
         ClusterCommand::Health => {
             let mut problems = Vec::new();
             for broker in &metadata.brokers {
-                if let Err(error) = brokers.node(broker.node_id) {
+                if let Err(error) = cluster.node(broker.node_id) {
                     problems.push(format!("broker {} unreachable: {error}", broker.node_id));
                 }
             }

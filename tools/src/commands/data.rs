@@ -14,7 +14,9 @@ use wire::messages::produce_request::{PartitionProduceData, ProduceRequest, Topi
 use wire::messages::ApiKey;
 use wire::records::{Batch, BatchBuilder, BatchOptions, Compression, NewHeader, NewRecord, Record};
 
-use super::{check, key_value, topic_metadata, Brokers, Result};
+use client::Cluster;
+
+use super::{check, connect, key_value, topic_metadata, Result};
 use crate::cli::{Cli, Codec, ConsumeArgs, ProduceArgs};
 use crate::output;
 
@@ -26,8 +28,8 @@ const FETCH_BYTES: i32 = 4 << 20;
 const FETCH_WAIT_MS_MAX: u64 = 500;
 
 pub fn produce(cli: &Cli, arguments: &ProduceArgs) -> Result<()> {
-    let mut brokers = Brokers::connect(&cli.brokers)?;
-    let topic = topic_metadata(&mut brokers, &arguments.topic, true)?;
+    let mut cluster = connect(cli)?;
+    let topic = topic_metadata(&mut cluster, &arguments.topic, true)?;
     let partition = topic
         .partitions
         .iter()
@@ -74,7 +76,7 @@ pub fn produce(cli: &Cli, arguments: &ProduceArgs) -> Result<()> {
             }],
             ..Default::default()
         };
-        let connection = brokers.node(leader)?;
+        let connection = cluster.node(leader).map_err(|e| e.to_string())?;
         if arguments.acks == 0 {
             let version = connection
                 .version_for(ApiKey::Produce)
@@ -179,28 +181,29 @@ fn parse_headers(listed: &str) -> Result<Vec<(String, String)>> {
 
 /// The earliest and latest offsets of one partition, asked of its leader.
 pub fn partition_offsets(
-    brokers: &mut Brokers,
+    cluster: &mut Cluster,
     topic: &str,
     partition: i32,
     leader: i32,
 ) -> Result<(i64, i64)> {
     Ok((
-        list_offset(brokers, topic, partition, leader, -2)?,
-        list_offset(brokers, topic, partition, leader, -1)?,
+        list_offset(cluster, topic, partition, leader, -2)?,
+        list_offset(cluster, topic, partition, leader, -1)?,
     ))
 }
 
 /// ListOffsets for one partition: -2 earliest, -1 latest, otherwise a timestamp (the offset
 /// after the last record if none is that late).
-fn list_offset(
-    brokers: &mut Brokers,
+pub fn list_offset(
+    cluster: &mut Cluster,
     topic: &str,
     partition: i32,
     leader: i32,
     timestamp: i64,
 ) -> Result<i64> {
-    let response = brokers
-        .node(leader)?
+    let response = cluster
+        .node(leader)
+        .map_err(|e| e.to_string())?
         .send(ListOffsetsRequest {
             replica_id: -1,
             topics: vec![ListOffsetsTopic {
@@ -225,20 +228,70 @@ fn list_offset(
         &format!("cannot list offsets of {topic}/{partition}"),
     )?;
     if result.offset < 0 {
-        return list_offset(brokers, topic, partition, leader, -1);
+        return list_offset(cluster, topic, partition, leader, -1);
     }
     Ok(result.offset)
 }
 
-struct Position {
-    partition: i32,
-    leader: i32,
-    next_offset: i64,
+/// Where a partition is read from, and its leader.
+pub struct Position {
+    pub partition: i32,
+    pub leader: i32,
+    pub next_offset: i64,
+}
+
+/// Where `--offset` says to start.
+#[derive(Debug, Clone, Copy)]
+pub enum StartAt {
+    Earliest,
+    Latest,
+    Offset(i64),
+    Timestamp(i64),
+}
+
+impl StartAt {
+    pub fn parse(text: &str) -> Result<StartAt> {
+        match text {
+            "earliest" | "beginning" => Ok(StartAt::Earliest),
+            "latest" | "end" => Ok(StartAt::Latest),
+            text => match text.strip_prefix('@') {
+                Some(timestamp) => timestamp
+                    .parse::<i64>()
+                    .map(StartAt::Timestamp)
+                    .map_err(|_| format!("{text:?} is not @TIMESTAMP_MS")),
+                None => text.parse::<i64>().map(StartAt::Offset).map_err(|_| {
+                    format!("--offset {text:?} is not earliest, latest, a number or @TIMESTAMP_MS")
+                }),
+            },
+        }
+    }
+
+    /// The offset this means in one partition.
+    pub fn resolve(
+        self,
+        cluster: &mut Cluster,
+        topic: &str,
+        partition: i32,
+        leader: i32,
+    ) -> Result<i64> {
+        match self {
+            StartAt::Earliest => list_offset(cluster, topic, partition, leader, -2),
+            StartAt::Latest => list_offset(cluster, topic, partition, leader, -1),
+            StartAt::Timestamp(timestamp) => {
+                list_offset(cluster, topic, partition, leader, timestamp)
+            }
+            StartAt::Offset(offset) => Ok(offset),
+        }
+    }
 }
 
 pub fn consume(cli: &Cli, arguments: &ConsumeArgs) -> Result<()> {
-    let mut brokers = Brokers::connect(&cli.brokers)?;
-    let topic = topic_metadata(&mut brokers, &arguments.topic, false)?;
+    let start_at = StartAt::parse(&arguments.offset)?;
+    let mut cluster = connect(cli)?;
+    if let Some(group) = &arguments.group {
+        return super::group_consume::consume(cli, &mut cluster, arguments, group, start_at);
+    }
+    let topic = topic_metadata(&mut cluster, &arguments.topic, false)?;
     let mut positions = Vec::new();
     for partition in &topic.partitions {
         if arguments
@@ -248,68 +301,85 @@ pub fn consume(cli: &Cli, arguments: &ConsumeArgs) -> Result<()> {
             continue;
         }
         let (index, leader) = (partition.partition_index, partition.leader_id);
-        let next_offset = match arguments.offset.as_str() {
-            "earliest" | "beginning" => {
-                list_offset(&mut brokers, &arguments.topic, index, leader, -2)?
-            }
-            "latest" | "end" => list_offset(&mut brokers, &arguments.topic, index, leader, -1)?,
-            text => match text.strip_prefix('@') {
-                Some(timestamp) => {
-                    let timestamp = timestamp
-                        .parse::<i64>()
-                        .map_err(|_| format!("{text:?} is not @TIMESTAMP_MS"))?;
-                    list_offset(&mut brokers, &arguments.topic, index, leader, timestamp)?
-                }
-                None => text.parse::<i64>().map_err(|_| {
-                    format!("--offset {text:?} is not earliest, latest, a number or @TIMESTAMP_MS")
-                })?,
-            },
-        };
         positions.push(Position {
             partition: index,
             leader,
-            next_offset,
+            next_offset: start_at.resolve(&mut cluster, &arguments.topic, index, leader)?,
         });
     }
     if positions.is_empty() {
         return Err(format!("topic {} has no such partition", arguments.topic));
     }
-    let template = Template::parse(&arguments.template);
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let mut printed = 0u64;
+    let mut printer = Printer::new(arguments);
     let idle = Duration::from_millis(arguments.idle_ms);
     let mut last_record = Instant::now();
-    while arguments.count.is_none_or(|count| printed < count) && last_record.elapsed() < idle {
-        let mut any = false;
+    while !printer.done() && last_record.elapsed() < idle {
         for position in &mut positions {
-            let records = fetch(&mut brokers, &arguments.topic, position, arguments.idle_ms)?;
-            for record in records {
-                if arguments.count.is_some_and(|count| printed >= count) {
-                    break;
-                }
-                template
-                    .write(&mut out, &arguments.topic, position.partition, &record)
-                    .map_err(|e| format!("cannot write: {e}"))?;
-                printed += 1;
-                any = true;
+            let records = fetch(&mut cluster, &arguments.topic, position, arguments.idle_ms)?;
+            if printer.print(position.partition, &records)? > 0 {
+                last_record = Instant::now();
             }
         }
-        if any {
-            last_record = Instant::now();
-        }
     }
-    out.flush().map_err(|e| format!("cannot write: {e}"))?;
-    Ok(())
+    printer.flush()
 }
 
-fn fetch(
-    brokers: &mut Brokers,
+/// Prints records with the template until `-n` records are out.
+pub struct Printer<'a> {
+    template: Template,
+    topic: &'a str,
+    out: std::io::StdoutLock<'static>,
+    printed: u64,
+    count: Option<u64>,
+}
+
+impl<'a> Printer<'a> {
+    pub fn new(arguments: &'a ConsumeArgs) -> Printer<'a> {
+        Printer {
+            template: Template::parse(&arguments.template),
+            topic: &arguments.topic,
+            out: std::io::stdout().lock(),
+            printed: 0,
+            count: arguments.count,
+        }
+    }
+
+    /// Whether `-n` records are out.
+    pub fn done(&self) -> bool {
+        self.count.is_some_and(|count| self.printed >= count)
+    }
+
+    /// Prints `records` of `partition` in order until `-n` is reached; returns how many it
+    /// printed (a prefix of `records`).
+    pub fn print(&mut self, partition: i32, records: &[Record]) -> Result<usize> {
+        let mut printed = 0;
+        for record in records {
+            if self.done() {
+                break;
+            }
+            self.template
+                .write(&mut self.out, self.topic, partition, record)
+                .map_err(|e| format!("cannot write: {e}"))?;
+            self.printed += 1;
+            printed += 1;
+        }
+        // Flushed before anything is committed for these records.
+        self.out.flush().map_err(|e| format!("cannot write: {e}"))?;
+        Ok(printed)
+    }
+
+    pub fn flush(&mut self) -> Result<()> {
+        self.out.flush().map_err(|e| format!("cannot write: {e}"))
+    }
+}
+
+pub fn fetch(
+    cluster: &mut Cluster,
     topic: &str,
     position: &mut Position,
     idle_ms: u64,
 ) -> Result<Vec<Record>> {
-    let connection = brokers.node(position.leader)?;
+    let connection = cluster.node(position.leader).map_err(|e| e.to_string())?;
     // v12 is the newest version that names topics (later ones use topic ids).
     let version = connection
         .version_for(ApiKey::Fetch)

@@ -1,21 +1,21 @@
-//! The commands, one file per group, and what they share: reaching brokers and Kafka errors.
+//! The commands, one file per group, and what they share: reaching the cluster (through
+//! `client::Cluster`) and one-line errors.
 
 mod cluster;
 mod data;
+mod group;
+mod group_consume;
+mod group_member;
 mod log;
 mod topic;
 
-use std::collections::HashMap;
-
-use client::Connection;
+use client::{error_name, Cluster, ConnectionOptions};
 use wire::codec::KStr;
-use wire::error_code::ErrorCode;
-use wire::messages::metadata_request::{MetadataRequest, MetadataRequestTopic};
-use wire::messages::metadata_response::MetadataResponse;
 
 use crate::cli::{Cli, Command};
 
-/// A command's failure: one line for the operator.
+/// A command's failure: one line for the operator (several lines, each printed as its own
+/// error line, when a command failed for several independent things, as `group delete` can).
 pub type Result<T> = std::result::Result<T, String>;
 
 pub fn run(cli: &Cli) -> Result<()> {
@@ -23,6 +23,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Topic(command) => topic::run(cli, command),
         Command::Produce(arguments) => data::produce(cli, arguments),
         Command::Consume(arguments) => data::consume(cli, arguments),
+        Command::Group(command) => group::run(cli, command),
         Command::Cluster(command) => cluster::run(cli, command),
         Command::Log(command) => log::run(cli.format, command),
         Command::Completions { shell } => {
@@ -33,91 +34,24 @@ pub fn run(cli: &Cli) -> Result<()> {
     }
 }
 
-/// Connections to the brokers of one cluster: the first reachable bootstrap broker, and one
-/// per broker that leads a partition a command touches.
-pub struct Brokers {
-    bootstrap: Connection,
-    by_node: HashMap<i32, Connection>,
-    addresses: HashMap<i32, String>,
-}
-
-impl Brokers {
-    pub fn connect(list: &str) -> Result<Brokers> {
-        let mut errors = Vec::new();
-        for address in list.split(',').map(str::trim).filter(|a| !a.is_empty()) {
-            match Connection::connect(address) {
-                Ok(bootstrap) => {
-                    return Ok(Brokers {
-                        bootstrap,
-                        by_node: HashMap::new(),
-                        addresses: HashMap::new(),
-                    })
-                }
-                Err(error) => errors.push(error.to_string()),
-            }
-        }
-        Err(format!("no broker reachable: {}", errors.join("; ")))
-    }
-
-    /// The bootstrap connection (admin requests on a single node, metadata).
-    pub fn any(&mut self) -> &mut Connection {
-        &mut self.bootstrap
-    }
-
-    /// Metadata of `topics` (all topics if `None`), without creating any.
-    pub fn metadata(&mut self, topics: Option<&[String]>) -> Result<MetadataResponse> {
-        self.metadata_or_create(topics, false)
-    }
-
-    /// Metadata of `topics`; with `create`, asks the broker to create missing ones as
-    /// producers do (where `auto.create.topics.enable` allows it).
-    pub fn metadata_or_create(
-        &mut self,
-        topics: Option<&[String]>,
-        create: bool,
-    ) -> Result<MetadataResponse> {
-        let request = MetadataRequest {
-            topics: topics.map(|names| {
-                names
-                    .iter()
-                    .map(|name| MetadataRequestTopic {
-                        name: Some(KStr::from(name.clone())),
-                        ..Default::default()
-                    })
-                    .collect()
-            }),
-            allow_auto_topic_creation: create,
-            ..Default::default()
-        };
-        let response = self.bootstrap.send(request).map_err(|e| e.to_string())?;
-        for broker in &response.brokers {
-            self.addresses
-                .insert(broker.node_id, format!("{}:{}", &*broker.host, broker.port));
-        }
-        Ok(response)
-    }
-
-    /// The connection to broker `node_id` (from the last metadata), opened on first use.
-    pub fn node(&mut self, node_id: i32) -> Result<&mut Connection> {
-        if !self.by_node.contains_key(&node_id) {
-            let address = self
-                .addresses
-                .get(&node_id)
-                .ok_or_else(|| format!("broker {node_id} is not in the cluster's metadata"))?;
-            let connection = Connection::connect(address.as_str()).map_err(|e| e.to_string())?;
-            self.by_node.insert(node_id, connection);
-        }
-        Ok(self.by_node.get_mut(&node_id).expect("inserted above"))
-    }
+/// Connects to the cluster named by `--brokers`.
+pub fn connect(cli: &Cli) -> Result<Cluster> {
+    let options = ConnectionOptions {
+        client_id: "ferritectl".to_owned(),
+        ..ConnectionOptions::default()
+    };
+    Cluster::connect(&cli.brokers, options).map_err(|e| e.to_string())
 }
 
 /// The topic's metadata, or a clear error if the broker does not know it.
 pub fn topic_metadata(
-    brokers: &mut Brokers,
+    cluster: &mut Cluster,
     topic: &str,
     create: bool,
 ) -> Result<wire::messages::metadata_response::MetadataResponseTopic> {
-    let metadata = brokers.metadata_or_create(Some(&[topic.to_owned()]), create)?;
+    let metadata = cluster
+        .metadata_or_create(Some(&[topic.to_owned()]), create)
+        .map_err(|e| e.to_string())?;
     let found = metadata
         .topics
         .into_iter()
@@ -132,11 +66,7 @@ pub fn check(error_code: i16, what: &str) -> Result<()> {
     if error_code == 0 {
         return Ok(());
     }
-    let name = ErrorCode::from_code(error_code).map_or_else(
-        || format!("error code {error_code}"),
-        |code| code.name().to_owned(),
-    );
-    Err(format!("{what}: {name}"))
+    Err(format!("{what}: {}", error_name(error_code)))
 }
 
 /// Like [`check`], with the broker's message when it sent one.

@@ -13,7 +13,9 @@ use wire::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig, IncrementalAlterConfigsRequest,
 };
 
-use super::{check_with_message, key_value, topic_metadata, Brokers, Result};
+use client::Cluster;
+
+use super::{check_with_message, connect, key_value, topic_metadata, Result};
 use crate::cli::{Cli, TopicCommand};
 use crate::commands::data::partition_offsets;
 use crate::output;
@@ -26,7 +28,7 @@ const DELETE: i8 = 1;
 const TIMEOUT_MS: i32 = 30_000;
 
 pub fn run(cli: &Cli, command: &TopicCommand) -> Result<()> {
-    let mut brokers = Brokers::connect(&cli.brokers)?;
+    let mut cluster = connect(cli)?;
     match command {
         TopicCommand::Create {
             name,
@@ -44,7 +46,7 @@ pub fn run(cli: &Cli, command: &TopicCommand) -> Result<()> {
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let response = brokers
+            let response = cluster
                 .any()
                 .send(CreateTopicsRequest {
                     topics: vec![CreatableTopic {
@@ -78,7 +80,7 @@ pub fn run(cli: &Cli, command: &TopicCommand) -> Result<()> {
             Ok(())
         }
         TopicCommand::List { internal } => {
-            let metadata = brokers.metadata(None)?;
+            let metadata = cluster.metadata(None).map_err(|e| e.to_string())?;
             let mut rows: Vec<Vec<Value>> = metadata
                 .topics
                 .iter()
@@ -103,9 +105,9 @@ pub fn run(cli: &Cli, command: &TopicCommand) -> Result<()> {
             );
             Ok(())
         }
-        TopicCommand::Describe { name } => describe(cli, &mut brokers, name),
+        TopicCommand::Describe { name } => describe(cli, &mut cluster, name),
         TopicCommand::Delete { names } => {
-            let connection = brokers.any();
+            let connection = cluster.any();
             let version = connection
                 .version_for(wire::messages::ApiKey::DeleteTopics)
                 .map_err(|e| e.to_string())?;
@@ -160,7 +162,7 @@ pub fn run(cli: &Cli, command: &TopicCommand) -> Result<()> {
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let response = brokers
+            let response = cluster
                 .any()
                 .send(IncrementalAlterConfigsRequest {
                     resources: vec![AlterConfigsResource {
@@ -183,7 +185,7 @@ pub fn run(cli: &Cli, command: &TopicCommand) -> Result<()> {
             Ok(())
         }
         TopicCommand::AddPartitions { name, total } => {
-            let response = brokers
+            let response = cluster
                 .any()
                 .send(CreatePartitionsRequest {
                     topics: vec![CreatePartitionsTopic {
@@ -212,12 +214,12 @@ pub fn run(cli: &Cli, command: &TopicCommand) -> Result<()> {
     }
 }
 
-fn describe(cli: &Cli, brokers: &mut Brokers, name: &str) -> Result<()> {
-    let topic = topic_metadata(brokers, name, false)?;
+fn describe(cli: &Cli, cluster: &mut Cluster, name: &str) -> Result<()> {
+    let topic = topic_metadata(cluster, name, false)?;
     let mut partitions = Vec::new();
     for partition in &topic.partitions {
         let (earliest, latest) = partition_offsets(
-            brokers,
+            cluster,
             name,
             partition.partition_index,
             partition.leader_id,
@@ -231,7 +233,7 @@ fn describe(cli: &Cli, brokers: &mut Brokers, name: &str) -> Result<()> {
             "latest_offset": latest,
         }));
     }
-    let configs = describe_configs(brokers, name)?;
+    let configs = describe_configs(cluster, name)?;
     match cli.format {
         crate::cli::Format::Json => println!(
             "{}",
@@ -286,8 +288,8 @@ fn describe(cli: &Cli, brokers: &mut Brokers, name: &str) -> Result<()> {
 }
 
 /// The topic's configs as JSON, or `null` when the broker has no DescribeConfigs.
-fn describe_configs(brokers: &mut Brokers, name: &str) -> Result<Value> {
-    let connection = brokers.any();
+fn describe_configs(cluster: &mut Cluster, name: &str) -> Result<Value> {
+    let connection = cluster.any();
     if connection
         .broker_versions(wire::messages::ApiKey::DescribeConfigs)
         .is_none()
