@@ -223,8 +223,9 @@ impl Producer {
                     // As fast as the in-flight window allows: fill the current batch, send.
                     let batch_bytes = u64::from(self.setup.workload.producer.batch_bytes);
                     let mut appended_bytes = 0u64;
+                    // One clock read per batch: the messages of a burst are generated together.
+                    let now = clock.now_ns();
                     while appended_bytes < batch_bytes {
-                        let now = clock.now_ns();
                         appended_bytes += self.append(now).await;
                     }
                     self.send_ready(clock.now_ns(), linger_ns, false).await;
@@ -288,7 +289,8 @@ impl Producer {
             intended_ns: Vec::new(),
             value_bytes: 0,
         });
-        let timestamp_ms = wall_clock_ms();
+        // CreateTime is the intended send time, on the wall clock.
+        let timestamp_ms = self.setup.clock.unix_ms_at(intended_ns);
         let appended = open.builder.append(&NewRecord {
             timestamp_ms,
             key: (!self.key.is_empty()).then_some(self.key.as_slice()),
@@ -654,10 +656,4 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
     hash
-}
-
-fn wall_clock_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as i64)
 }

@@ -96,9 +96,7 @@ fn run_planned(
     let warmup_ns = (workload.run.warmup_seconds * 1e9) as u64;
     let duration_ns = (workload.run.duration_seconds * 1e9) as u64;
     // Start a little in the future, so every core's schedule starts together.
-    let clock = RunClock {
-        start: Instant::now() + Duration::from_millis(50),
-    };
+    let clock = RunClock::starting_in(Duration::from_millis(50));
     let phases = Phases {
         warmup_end_ns: warmup_ns,
         end_ns: warmup_ns + duration_ns,

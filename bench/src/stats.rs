@@ -20,9 +20,27 @@ const ERROR_KINDS_MAX: usize = 32;
 #[derive(Debug, Clone, Copy)]
 pub struct RunClock {
     pub start: Instant,
+    /// Wall-clock time of `start`, in Unix milliseconds (for record timestamps).
+    pub start_unix_ms: i64,
 }
 
 impl RunClock {
+    /// A clock starting `delay` from now.
+    pub fn starting_in(delay: Duration) -> RunClock {
+        let now_unix_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_millis() as i64);
+        RunClock {
+            start: Instant::now() + delay,
+            start_unix_ms: now_unix_ms + delay.as_millis() as i64,
+        }
+    }
+
+    /// The wall-clock time, in Unix milliseconds, of `ns` on this clock.
+    pub fn unix_ms_at(&self, ns: u64) -> i64 {
+        self.start_unix_ms + (ns / 1_000_000) as i64
+    }
+
     pub fn now_ns(&self) -> u64 {
         self.start.elapsed().as_nanos() as u64
     }

@@ -49,3 +49,29 @@ stop_process() {
 bench_cores() {
     python3 -c 'import os; cores = sorted(os.sched_getaffinity(0)); print(cores[0], cores[-1])'
 }
+
+# start_ferrite BIN_DIR CORE DATA_PARENT LOG: starts ferrite pinned to CORE on a free port with
+# a fresh data directory under DATA_PARENT; sets ferrite_pid, ferrite_port, ferrite_data.
+# Stop it with stop_ferrite. Extra broker arguments: $FERRITE_BENCH_BROKER_ARGS (word-split).
+start_ferrite() {
+    local bin=$1 core=$2 data_parent=$3 log=$4
+    mkdir -p "$data_parent"
+    ferrite_port=$(free_port)
+    ferrite_data=$(mktemp -d "$data_parent/ferrite-data.XXXXXX")
+    # shellcheck disable=SC2086
+    "$bin/ferrite" --listen "127.0.0.1:$ferrite_port" --data-dir "$ferrite_data" --cores "$core" \
+        ${FERRITE_BENCH_BROKER_ARGS:-} >"$log" 2>&1 &
+    ferrite_pid=$!
+    wait_for_port "$ferrite_port" 30
+}
+
+stop_ferrite() {
+    if [[ -n "${ferrite_pid:-}" ]]; then
+        stop_process "$ferrite_pid"
+        ferrite_pid=
+    fi
+    if [[ -n "${ferrite_data:-}" ]]; then
+        rm -rf "$ferrite_data"
+        ferrite_data=
+    fi
+}
