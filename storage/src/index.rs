@@ -226,6 +226,10 @@ impl TimeIndex {
         }
     }
 
+    pub(crate) fn entries(&self) -> &[TimeIndexEntry] {
+        &self.entries
+    }
+
     /// The segment's maximum timestamp and the last offset of its batch.
     pub(crate) fn max(&self) -> Option<(i64, Offset)> {
         self.max

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use wire::records::{Batch, BatchHeader, BATCH_HEADER_LEN, BATCH_OVERHEAD_LEN};
 
-use crate::index::OffsetIndex;
+use crate::index::{OffsetIndex, TimeIndex};
 use crate::offset::Offset;
 use crate::segment::{parse_data_file_name, OFFSET_INDEX_SUFFIX, TIME_INDEX_SUFFIX};
 
@@ -197,8 +197,10 @@ pub struct VerifySummary {
 }
 
 /// Checks a partition directory: every batch's header and CRC32C, offsets increasing within
-/// and across segments, each segment's batches at or above its base offset, and each offset
-/// index entry pointing at the start of a batch with that offset. Returns the first problem.
+/// and across segments, each segment's batches at or above its base offset, each offset
+/// index entry pointing at the start of a batch with that offset, and each time index entry
+/// naming the last offset of a batch whose max timestamp it carries and which no earlier batch
+/// of the segment exceeds. Returns the first problem.
 pub fn verify_partition(
     directory: &Path,
     batch_bytes_max: usize,
@@ -225,6 +227,8 @@ pub fn verify_partition(
             });
         }
         let mut batch_starts: Vec<(u64, i64)> = Vec::new();
+        // (last offset, max timestamp) of each batch, in order.
+        let mut batch_times: Vec<(i64, i64)> = Vec::new();
         let mut below_base = None;
         let mut batches_before = summary.batches;
         scan_data_file(&segment.data, batch_bytes_max, |found| {
@@ -233,6 +237,7 @@ pub fn verify_partition(
                 below_base = Some((found.position, header.base_offset));
             }
             batch_starts.push((found.position, header.base_offset));
+            batch_times.push((header.last_offset(), header.max_timestamp));
             summary.records += header.record_count.max(0) as u64;
             summary.bytes += found.batch.as_bytes().len() as u64;
             summary.next_offset = header.base_offset + i64::from(header.last_offset_delta) + 1;
@@ -252,9 +257,55 @@ pub fn verify_partition(
         if let Some(index_path) = &segment.offset_index {
             verify_offset_index(index_path, segment.base_offset, &batch_starts)?;
         }
+        if let Some(index_path) = &segment.time_index {
+            verify_time_index(index_path, segment.base_offset, &batch_times)?;
+        }
         summary.segments += 1;
     }
     Ok(summary)
+}
+
+fn verify_time_index(path: &Path, base: Offset, batch_times: &[(i64, i64)]) -> Result<(), Problem> {
+    let file = path.display().to_string();
+    let problem = |location: String, reason: String| Problem {
+        file: file.clone(),
+        location,
+        reason,
+    };
+    let bytes =
+        std::fs::read(path).map_err(|error| problem("file".to_owned(), error.to_string()))?;
+    let segment_end = Offset(batch_times.last().map_or(base.0, |(last, _)| last + 1));
+    let index = TimeIndex::decode(&bytes, base, segment_end)
+        .map_err(|error| problem("file".to_owned(), error.to_string()))?;
+    // The running maximum timestamp after each batch.
+    let mut running = i64::MIN;
+    let running_max: Vec<i64> = batch_times
+        .iter()
+        .map(|(_, timestamp)| {
+            running = running.max(*timestamp);
+            running
+        })
+        .collect();
+    for (number, entry) in index.entries().iter().enumerate() {
+        let offset = base.0 + i64::from(entry.relative_offset);
+        let location = format!("entry {number}");
+        let Ok(at) = batch_times.binary_search_by_key(&offset, |(last, _)| *last) else {
+            return Err(problem(
+                location,
+                format!("offset {offset} is not the last offset of a batch"),
+            ));
+        };
+        if batch_times[at].1 != entry.timestamp_ms || running_max[at] != entry.timestamp_ms {
+            return Err(problem(
+                location,
+                format!(
+                    "says timestamp {} for the batch ending at offset {offset}, whose max timestamp is {} (segment maximum so far {})",
+                    entry.timestamp_ms, batch_times[at].1, running_max[at]
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn verify_offset_index(

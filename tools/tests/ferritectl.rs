@@ -220,6 +220,24 @@ fn log_tools_dump_verify_and_find_corruption() {
     assert_eq!(verified[0]["records"], 50);
     assert_eq!(verified[0]["next_offset"], 50);
 
+    // The time index written by the broker checks out (above); one whose entry names no
+    // batch's last offset is found, naming the file and the entry.
+    let time_index = broker
+        .data_dir()
+        .join("topics/audit-0/00000000000000000000.timeindex");
+    let original = std::fs::read(&time_index).expect("the broker wrote a time index");
+    assert!(!original.is_empty(), "the time index has entries");
+    let mut bogus = original.clone();
+    bogus[8..12].copy_from_slice(&3u32.to_be_bytes());
+    std::fs::write(&time_index, &bogus).unwrap();
+    let problem = fail(&broker, &["log", "verify", data_dir]);
+    assert!(
+        problem.contains("00000000000000000000.timeindex"),
+        "{problem}"
+    );
+    assert!(problem.contains("entry 0"), "{problem}");
+    std::fs::write(&time_index, &original).unwrap();
+
     let dump = succeed(&broker, &["log", "dump", data_dir, "--records"], "");
     assert_eq!(dump.matches("  batch ").count(), 5, "{dump}");
     assert!(dump.contains("offsets=40..49"), "{dump}");
