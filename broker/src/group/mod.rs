@@ -628,10 +628,13 @@ impl Coordinator {
         Ok(answers)
     }
 
+    /// DescribeGroups of one group. As in Kafka, the protocol and the members' metadata and
+    /// assignments are shown only while the group is stable (otherwise they are in flux).
     pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
         let groups = self.groups.borrow();
         let group = groups.get(group_id)?;
-        let protocol = group.protocol.clone().unwrap_or_default();
+        let stable = group.state == GroupState::Stable;
+        let protocol = group.protocol.clone().filter(|_| stable).unwrap_or_default();
         Some(GroupDescription {
             state: group.state,
             protocol_type: group.protocol_type.clone().unwrap_or_default(),
@@ -644,8 +647,16 @@ impl Coordinator {
                     instance_id: member.instance_id.clone(),
                     client_id: member.client_id.clone(),
                     client_host: member.client_host.clone(),
-                    metadata: member.metadata(&protocol),
-                    assignment: member.assignment.clone(),
+                    metadata: if stable {
+                        member.metadata(&protocol)
+                    } else {
+                        Bytes::new()
+                    },
+                    assignment: if stable {
+                        member.assignment.clone()
+                    } else {
+                        Bytes::new()
+                    },
                 })
                 .collect(),
         })
