@@ -220,6 +220,10 @@ struct WorkloadFlags {
     /// Consumers read the tail (tail) or the backlog after producing (catch-up).
     #[arg(long, value_parser = parse_mode)]
     consumer_mode: Option<ConsumerMode>,
+    /// Longest the consumers may take, after the producers stop, to read what was
+    /// acknowledged (catch-up runs need time for the whole backlog).
+    #[arg(long)]
+    drain_seconds: Option<f64>,
     /// Warm-up in seconds (load offered, not measured).
     #[arg(long)]
     warmup: Option<f64>,
@@ -322,6 +326,9 @@ impl WorkloadFlags {
         }
         if let Some(v) = self.consumer_mode {
             w.consumer.mode = v;
+        }
+        if let Some(v) = self.drain_seconds {
+            w.consumer.drain_seconds_max = v;
         }
         if let Some(v) = self.warmup {
             w.run.warmup_seconds = v;
