@@ -106,3 +106,27 @@ fn an_unreachable_broker_is_a_clear_error() {
         "{error:#}"
     );
 }
+
+#[test]
+fn compressed_batches_with_random_keys_arrive_exactly_once() {
+    let broker = TestBroker::start();
+    let mut workload = Workload {
+        name: "lz4-test".into(),
+        ..Workload::default()
+    };
+    workload.topics.count = 2;
+    workload.topics.partitions = 2;
+    workload.message.size = SizeSpec::Fixed(300);
+    workload.message.keys = KeyMode::Random;
+    workload.producer.compression = bench::workload::CompressionName::Lz4;
+    workload.producer.connections = 2;
+    workload.producer.rate = Rate::MegabytesPerSecond(0.6);
+    workload.run.warmup_seconds = 0.0;
+    workload.run.duration_seconds = 0.8;
+    let report = run(&workload, &options(&broker)).expect("the run completes");
+    // 0.6 MB/s of 300-byte values is 2000 msg/s.
+    let acked = report.delivery.acknowledged;
+    assert!((1500..=1700).contains(&acked), "acknowledged {acked}");
+    assert!(report.delivery.exactly_once, "{}", report.summary_table());
+    assert_eq!(report.topics.len(), 2);
+}
