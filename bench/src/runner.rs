@@ -211,11 +211,15 @@ fn run_planned(
         options.progress,
         &shared,
     );
-    for handle in handles {
-        if let Err(error) = handle.join() {
-            eprintln!("ferrite-bench: a bench core failed: {error}");
+    if merged.is_ok() {
+        for handle in handles {
+            if let Err(error) = handle.join() {
+                eprintln!("ferrite-bench: a bench core failed: {error}");
+            }
         }
     }
+    // Otherwise the cores were told to stop but may be stuck on a broker that does not
+    // answer: they are left behind (the process is about to report the error and exit).
     let mut merged = merged?;
     // The measured window ends at the run's end, or earlier when the producers stopped early
     // (Ctrl-C).
