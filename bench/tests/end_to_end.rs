@@ -130,3 +130,43 @@ fn compressed_batches_with_random_keys_arrive_exactly_once() {
     assert!(report.delivery.exactly_once, "{}", report.summary_table());
     assert_eq!(report.topics.len(), 2);
 }
+
+#[test]
+fn a_broker_that_goes_away_is_counted_as_errors_not_hidden() {
+    let mut broker = TestBroker::start();
+    let mut workload = Workload {
+        name: "broker-stops".into(),
+        ..Workload::default()
+    };
+    workload.producer.rate = Rate::MessagesPerSecond(2000.0);
+    workload.producer.batch_bytes = 4096;
+    workload.consumer.drain_seconds_max = 2.0;
+    workload.run.warmup_seconds = 0.0;
+    workload.run.duration_seconds = 2.0;
+    let options = options(&broker);
+    let started = std::time::Instant::now();
+    let running = std::thread::spawn(move || run(&workload, &options));
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    broker.stop();
+    let report = running
+        .join()
+        .expect("the run does not panic")
+        .expect("a run that lost its broker still reports");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "bounded: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        report.delivery.acknowledged > 0,
+        "some messages got through first"
+    );
+    assert!(
+        report.totals.produce_errors > 0,
+        "{}",
+        report.summary_table()
+    );
+    assert!(!report.errors.is_empty());
+    assert!(report.error_count() > 0);
+    assert!(!report.delivery.exactly_once);
+}
