@@ -75,7 +75,8 @@ fn connect(bootstrap: &str) -> Result<Connection> {
             ..Default::default()
         },
     )
-    .with_context(|| format!("cannot reach the broker at {bootstrap}"))
+    // ClientError's message already names its cause; a plain message avoids printing it twice.
+    .map_err(|error| anyhow!("cannot reach the broker at {bootstrap}: {error}"))
 }
 
 /// Topic names for this run.

@@ -128,6 +128,10 @@ impl RequestWriter {
         Ok(correlation_id)
     }
 
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
     /// Shuts the socket down (both halves see it closed).
     pub async fn close(&mut self) {
         let _ = self.stream.shutdown(std::net::Shutdown::Both).await;

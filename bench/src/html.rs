@@ -715,6 +715,13 @@ pub fn render_report(report: &Report) -> String {
         w.run.warmup_seconds,
         w.run.duration_seconds
     );
+    if report.interrupted {
+        let _ = write!(
+            out,
+            "<p class=\"bad\">Interrupted: the figures cover the {:.1} s that were measured.</p>",
+            report.produce.seconds
+        );
+    }
     let reports = [(String::from("run"), report)];
     plots(&mut out, &reports);
     summary_tables(&mut out, &reports);

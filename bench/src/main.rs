@@ -220,6 +220,10 @@ struct WorkloadFlags {
     /// Consumers read the tail (tail) or the backlog after producing (catch-up).
     #[arg(long, value_parser = parse_mode)]
     consumer_mode: Option<ConsumerMode>,
+    /// Longest the consumers may take, after the producers stop, to read what was
+    /// acknowledged (catch-up runs need time for the whole backlog).
+    #[arg(long)]
+    drain_seconds: Option<f64>,
     /// Warm-up in seconds (load offered, not measured).
     #[arg(long)]
     warmup: Option<f64>,
@@ -323,6 +327,9 @@ impl WorkloadFlags {
         if let Some(v) = self.consumer_mode {
             w.consumer.mode = v;
         }
+        if let Some(v) = self.drain_seconds {
+            w.consumer.drain_seconds_max = v;
+        }
         if let Some(v) = self.warmup {
             w.run.warmup_seconds = v;
         }
@@ -376,6 +383,9 @@ fn command_run(args: &RunArgs) -> Result<ExitCode> {
     let json = write_file(dir, &format!("{stem}.json"), &report.to_json())?;
     let html = write_file(dir, &format!("{stem}.html"), &html::render_report(&report))?;
     println!("report: {} and {}", json.display(), html.display());
+    if report.interrupted {
+        return Ok(ExitCode::from(130));
+    }
     Ok(exit_code(report.error_count()))
 }
 
@@ -392,6 +402,9 @@ fn command_compare(args: &CompareArgs) -> Result<ExitCode> {
     let limits = args.execution.limits()?;
     let mut runs = Vec::new();
     for (label, bootstrap) in [(&args.label_a, &args.a), (&args.label_b, &args.b)] {
+        if bench::runner::interrupted() {
+            anyhow::bail!("interrupted before the run against {label}");
+        }
         eprintln!("==> {label}: {bootstrap}");
         let options = run_options(bootstrap, &args.execution);
         let mut report =
@@ -438,9 +451,12 @@ fn command_sink(args: &SinkArgs) -> Result<ExitCode> {
             sink.stop();
         }
         Some(seconds) => anyhow::bail!("--seconds {seconds} must be positive"),
-        None => loop {
-            std::thread::park();
-        },
+        None => {
+            while !bench::runner::interrupted() {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            sink.stop();
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -494,6 +510,7 @@ fn command_report(args: &ReportArgs) -> Result<ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    bench::runner::install_interrupt_handler();
     let result = match &cli.command {
         Command::Run(args) => command_run(args),
         Command::Compare(args) => command_compare(args),

@@ -427,7 +427,21 @@ impl Producer {
             return;
         }
         let body: RequestBody = request.into();
-        match conn.writer.send(version, &body).await {
+        // A broker that stops reading must not hold the producer past the request timeout.
+        let write_limit =
+            Duration::from_millis(u64::from(self.setup.workload.producer.request_timeout_ms));
+        let sent = within(write_limit, conn.writer.send(version, &body))
+            .await
+            .unwrap_or_else(|| {
+                Err(connection::ConnectionError::Io {
+                    peer: conn.writer.peer(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "write not finished within the request timeout",
+                    ),
+                })
+            });
+        match sent {
             Ok(correlation_id) => {
                 self.stats.borrow_mut().add_counters(Counters {
                     sent_messages: messages,

@@ -46,6 +46,9 @@ pub struct Report {
     /// The machine's limits, when a limits file was given (see [`crate::limits`]).
     #[serde(default)]
     pub limits: Option<Limits>,
+    /// The run was stopped early (Ctrl-C): figures cover the part that ran.
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 /// Throughput over the measured window.
@@ -200,6 +203,13 @@ impl Report {
         );
         for (kind, count) in &self.errors {
             let _ = writeln!(out, "  {count:>10}  {kind}");
+        }
+        if self.interrupted {
+            let _ = writeln!(
+                out,
+                "interrupted: the figures cover the {:.1} s that were measured",
+                self.produce.seconds
+            );
         }
         out
     }

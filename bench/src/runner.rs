@@ -11,6 +11,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,6 +29,35 @@ use crate::stats::{
     CoreMessage, CoreResult, CoreStats, Counters, IntervalReport, Phases, RunClock, Shared,
 };
 use crate::workload::{ConsumerMode, Workload};
+
+/// Set by the SIGINT handler: the run stops its clients, reports what it measured and deletes
+/// its topics.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_signal: libc::c_int) {
+    if INTERRUPTED.swap(true, Ordering::SeqCst) {
+        // The second Ctrl-C: leave now (only async-signal-safe calls here).
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(130) };
+    }
+}
+
+/// Makes Ctrl-C end the run early but cleanly (clients stop, topics are deleted, the report
+/// is written and marked interrupted); a second Ctrl-C exits at once.
+pub fn install_interrupt_handler() {
+    // SAFETY: the handler only touches an atomic and calls _exit.
+    unsafe {
+        libc::signal(
+            libc::SIGINT,
+            on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+    }
+}
+
+/// Whether Ctrl-C interrupted a run.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
 
 /// How the run is carried out (as opposed to what load it offers: the [`Workload`]).
 #[derive(Debug, Clone)]
@@ -89,10 +119,9 @@ fn run_planned(
     let workload_shared = Arc::new(workload.clone());
     let partitions = Arc::new(plan.partitions.clone());
     let shared = Arc::new(Shared::default());
-    shared.producers_running.store(
-        u64::from(workload.producer.count),
-        std::sync::atomic::Ordering::Release,
-    );
+    shared
+        .producers_running
+        .store(u64::from(workload.producer.count), Ordering::Release);
     let warmup_ns = (workload.run.warmup_seconds * 1e9) as u64;
     let duration_ns = (workload.run.duration_seconds * 1e9) as u64;
     // Start a little in the future, so every core's schedule starts together.
@@ -156,14 +185,21 @@ fn run_planned(
         .enumerate()
     {
         let sender = sender.clone();
-        let handle = LocalExecutorBuilder::new(Placement::Fixed(core))
+        let spawned = LocalExecutorBuilder::new(Placement::Fixed(core))
             .name(&format!("bench-core-{core_index}"))
             .io_memory(options.io_memory_bytes)
-            .spawn(move || core_main(core_index, clock, producers, consumers, sender))
-            .map_err(|error| {
-                anyhow::anyhow!("cannot start the bench executor on core {core}: {error}")
-            })?;
-        handles.push(handle);
+            .spawn(move || core_main(core_index, clock, producers, consumers, sender));
+        match spawned {
+            Ok(handle) => handles.push(handle),
+            Err(error) => {
+                // Stop the cores already running before reporting the failure.
+                shared.abort.store(true, Ordering::Relaxed);
+                for handle in handles {
+                    let _ = handle.join();
+                }
+                bail!("cannot start the bench executor on core {core}: {error}");
+            }
+        }
     }
     drop(sender);
 
@@ -175,13 +211,23 @@ fn run_planned(
         options.progress,
         &shared,
     );
-    for handle in handles {
-        if let Err(error) = handle.join() {
-            eprintln!("ferrite-bench: a bench core failed: {error}");
+    if merged.is_ok() {
+        for handle in handles {
+            if let Err(error) = handle.join() {
+                eprintln!("ferrite-bench: a bench core failed: {error}");
+            }
         }
     }
-    let merged = merged?;
-    Ok(build_report(
+    // Otherwise the cores were told to stop but may be stuck on a broker that does not
+    // answer: they are left behind (the process is about to report the error and exit).
+    let mut merged = merged?;
+    // The measured window ends at the run's end, or earlier when the producers stopped early
+    // (Ctrl-C).
+    let measured_end_ns = shared
+        .producers_done_at()
+        .map_or(phases.end_ns, |done| done.min(phases.end_ns));
+    merged.measured_seconds = measured_end_ns.saturating_sub(phases.warmup_end_ns) as f64 / 1e9;
+    let mut report = build_report(
         workload,
         options,
         plan,
@@ -189,7 +235,9 @@ fn run_planned(
         started_at_unix_seconds,
         machine,
         merged,
-    ))
+    );
+    report.interrupted = shared.aborted();
+    Ok(report)
 }
 
 /// One bench core: its clients, and a ticker that reports every second.
@@ -256,6 +304,8 @@ fn interval_report(core: usize, second: u64, stats: &Rc<RefCell<CoreStats>>) -> 
 struct Merged {
     stats: CoreStats,
     series: Vec<SecondPoint>,
+    /// Length of the measured window (shorter than the workload's when interrupted).
+    measured_seconds: f64,
 }
 
 #[derive(Default)]
@@ -289,16 +339,23 @@ fn collect(
                 + f64::from(workload.producer.request_timeout_ms) / 1000.0
                 + 60.0,
         );
+    let mut interrupted = false;
     while finished.iter().any(|done| !done) {
-        let wait = deadline.saturating_duration_since(Instant::now());
-        let message = match receiver.recv_timeout(wait) {
+        if !interrupted && INTERRUPTED.load(Ordering::Relaxed) {
+            interrupted = true;
+            eprintln!(
+                "ferrite-bench: interrupted; stopping the clients (Ctrl-C again to quit now)"
+            );
+            shared.abort.store(true, Ordering::Relaxed);
+        }
+        if Instant::now() >= deadline {
+            shared.abort.store(true, Ordering::Relaxed);
+            bail!("the run did not finish in time; aborted");
+        }
+        // Short waits, so that an interruption is noticed within a fraction of a second.
+        let message = match receiver.recv_timeout(Duration::from_millis(200)) {
             Ok(message) => message,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                shared
-                    .abort
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
-                bail!("the run did not finish in time; aborted");
-            }
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
         match message {
@@ -360,6 +417,7 @@ fn collect(
     Ok(Merged {
         stats: merged,
         series,
+        measured_seconds: workload.run.duration_seconds,
     })
 }
 
@@ -392,9 +450,9 @@ fn build_report(
     machine: Machine,
     merged: Merged,
 ) -> Report {
+    let measured_seconds = merged.measured_seconds;
     let stats = merged.stats;
     let totals = stats.totals;
-    let measured_seconds = workload.run.duration_seconds;
     let consume_seconds = match workload.consumer.mode {
         ConsumerMode::Tail => measured_seconds,
         // From the moment the consumers started reading the backlog to the last record.
@@ -453,5 +511,6 @@ fn build_report(
         errors: stats.error_kinds,
         series: merged.series,
         limits: None,
+        interrupted: false,
     }
 }

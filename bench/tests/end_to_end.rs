@@ -106,3 +106,67 @@ fn an_unreachable_broker_is_a_clear_error() {
         "{error:#}"
     );
 }
+
+#[test]
+fn compressed_batches_with_random_keys_arrive_exactly_once() {
+    let broker = TestBroker::start();
+    let mut workload = Workload {
+        name: "lz4-test".into(),
+        ..Workload::default()
+    };
+    workload.topics.count = 2;
+    workload.topics.partitions = 2;
+    workload.message.size = SizeSpec::Fixed(300);
+    workload.message.keys = KeyMode::Random;
+    workload.producer.compression = bench::workload::CompressionName::Lz4;
+    workload.producer.connections = 2;
+    workload.producer.rate = Rate::MegabytesPerSecond(0.6);
+    workload.run.warmup_seconds = 0.0;
+    workload.run.duration_seconds = 0.8;
+    let report = run(&workload, &options(&broker)).expect("the run completes");
+    // 0.6 MB/s of 300-byte values is 2000 msg/s.
+    let acked = report.delivery.acknowledged;
+    assert!((1500..=1700).contains(&acked), "acknowledged {acked}");
+    assert!(report.delivery.exactly_once, "{}", report.summary_table());
+    assert_eq!(report.topics.len(), 2);
+}
+
+#[test]
+fn a_broker_that_goes_away_is_counted_as_errors_not_hidden() {
+    let mut broker = TestBroker::start();
+    let mut workload = Workload {
+        name: "broker-stops".into(),
+        ..Workload::default()
+    };
+    workload.producer.rate = Rate::MessagesPerSecond(2000.0);
+    workload.producer.batch_bytes = 4096;
+    workload.consumer.drain_seconds_max = 2.0;
+    workload.run.warmup_seconds = 0.0;
+    workload.run.duration_seconds = 2.0;
+    let options = options(&broker);
+    let started = std::time::Instant::now();
+    let running = std::thread::spawn(move || run(&workload, &options));
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    broker.stop();
+    let report = running
+        .join()
+        .expect("the run does not panic")
+        .expect("a run that lost its broker still reports");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "bounded: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        report.delivery.acknowledged > 0,
+        "some messages got through first"
+    );
+    assert!(
+        report.totals.produce_errors > 0,
+        "{}",
+        report.summary_table()
+    );
+    assert!(!report.errors.is_empty());
+    assert!(report.error_count() > 0);
+    assert!(!report.delivery.exactly_once);
+}

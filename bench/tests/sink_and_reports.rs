@@ -156,3 +156,88 @@ fn reports_round_trip_and_render_plots_and_figures() {
     );
     assert_eq!(html.matches("<svg").count(), 3);
 }
+
+/// The command line end to end: `compare` against two sinks writes a side-by-side JSON and
+/// HTML report, and `report` re-renders it.
+#[test]
+fn compare_writes_a_side_by_side_report() {
+    let mut first = sink::start(sink_options()).unwrap();
+    let mut second = sink::start(sink_options()).unwrap();
+    let directory = std::env::temp_dir().join(format!(
+        "ferrite-bench-compare-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ferrite-bench"))
+        .args(["compare", "--a"])
+        .arg(first.addr().to_string())
+        .arg("--b")
+        .arg(second.addr().to_string())
+        .args([
+            "--label-a",
+            "left",
+            "--label-b",
+            "right",
+            "--name",
+            "cli-compare",
+        ])
+        .args([
+            "--consumers",
+            "0",
+            "--rate",
+            "2000",
+            "--warmup",
+            "0",
+            "--duration",
+            "0.5",
+        ])
+        .args(["--io-memory-bytes", "65536", "--quiet", "--report-dir"])
+        .arg(&directory)
+        .output()
+        .unwrap();
+    first.stop();
+    second.stop();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let files: Vec<_> = std::fs::read_dir(&directory)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    let find = |extension: &str| {
+        files
+            .iter()
+            .find(|p| p.extension().is_some_and(|e| e == extension))
+            .cloned()
+            .unwrap_or_else(|| panic!("no .{extension} in {files:?}"))
+    };
+    let json = find("json");
+    let comparison =
+        Comparison::from_json(&std::fs::read_to_string(&json).unwrap()).expect("valid JSON");
+    let labels: Vec<&str> = comparison.runs.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(labels, ["left", "right"]);
+    assert!(comparison.runs.iter().all(|r| r.report.error_count() == 0));
+    let html = std::fs::read_to_string(find("html")).unwrap();
+    assert!(html.contains("left: produce") && html.contains("right: produce"));
+
+    // `report` re-renders the comparison from its JSON.
+    let rendered = directory.join("again.html");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_ferrite-bench"))
+        .arg("report")
+        .arg(&json)
+        .arg("-o")
+        .arg(&rendered)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(std::fs::read_to_string(&rendered)
+        .unwrap()
+        .contains("ferrite-bench comparison"));
+    std::fs::remove_dir_all(&directory).unwrap();
+}
