@@ -741,3 +741,43 @@ fn set_config_applies_to_later_appends_and_keeps_the_write_buffer_sizing() {
         assert_eq!(log.log_end_offset(), Offset(2));
     });
 }
+
+#[test]
+fn checkpoints_racing_segment_rolls_never_break_the_log() {
+    // A tick's checkpoint writes the active segment's index files; a roll seals the same
+    // segment and writes them too. Both must take turns (they share temporary files), or a
+    // rename finds its temporary file gone and the log turns read-only.
+    run(|| async {
+        let file_system = SimulatedFileSystem::new();
+        let cache = cache();
+        let config = LogConfig {
+            recovery_checkpoint_bytes: 1,
+            ..small_config()
+        };
+        let log = Rc::new(open_simulated(&file_system, config, &cache).await);
+        let ticking = Rc::new(std::cell::Cell::new(true));
+        let ticker = {
+            let (log, ticking) = (log.clone(), ticking.clone());
+            glommio::spawn_local(async move {
+                let mut ticks = 0u32;
+                while ticking.get() && ticks < 100_000 {
+                    log.tick(0).await.unwrap();
+                    glommio::executor().yield_now().await;
+                    ticks += 1;
+                }
+            })
+        };
+        for index in 0..120u64 {
+            log.append(make_batch(1, 3_000, 0, index), context(0))
+                .await
+                .unwrap_or_else(|error| panic!("append {index}: {error}"));
+        }
+        ticking.set(false);
+        ticker.await;
+        assert!(log.failure().is_none(), "{:?}", log.failure());
+        assert!(
+            log.segment_base_offsets().len() >= 5,
+            "the appends rolled segments"
+        );
+    });
+}

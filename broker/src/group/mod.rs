@@ -634,7 +634,11 @@ impl Coordinator {
         let groups = self.groups.borrow();
         let group = groups.get(group_id)?;
         let stable = group.state == GroupState::Stable;
-        let protocol = group.protocol.clone().filter(|_| stable).unwrap_or_default();
+        let protocol = group
+            .protocol
+            .clone()
+            .filter(|_| stable)
+            .unwrap_or_default();
         Some(GroupDescription {
             state: group.state,
             protocol_type: group.protocol_type.clone().unwrap_or_default(),

@@ -110,7 +110,10 @@ impl<F: FileSystem> PartitionLog<F> {
         };
         self.truncate_durably(&file, base, size).await?;
         self.state.borrow_mut().preallocated_size = size;
-        self.write_index_files(base).await
+        self.acquire_file_writes().await;
+        let result = self.write_index_files(base).await;
+        self.release_file_writes();
+        result
     }
 
     /// Sets segment `base`'s data file size and makes it durable. Callers (roll, truncation)
@@ -159,21 +162,33 @@ impl<F: FileSystem> PartitionLog<F> {
     /// Writes the checkpoint: the active segment's indexes first, then the recovery point (what
     /// is durable now) and the log start offset.
     pub(super) async fn write_checkpoint(&self) -> Result<(), StorageError> {
+        self.acquire_file_writes().await;
+        let result = self.write_checkpoint_locked().await;
+        self.release_file_writes();
+        result
+    }
+
+    /// Waits until no other task writes the checkpoint or index files, then claims that turn.
+    /// Index and checkpoint files are replaced through one temporary file each, so two writers
+    /// of the same file (a roll sealing the active segment while a tick checkpoints it) would
+    /// rename each other's temporary file away.
+    async fn acquire_file_writes(&self) {
         loop {
             let epoch = self.signal.epoch();
             {
                 let mut state = self.state.borrow_mut();
                 if !state.checkpoint_busy {
                     state.checkpoint_busy = true;
-                    break;
+                    return;
                 }
             }
             self.signal.changed(epoch).await;
         }
-        let result = self.write_checkpoint_locked().await;
+    }
+
+    fn release_file_writes(&self) {
         self.state.borrow_mut().checkpoint_busy = false;
         self.signal.notify();
-        result
     }
 
     pub(super) async fn write_checkpoint_locked(&self) -> Result<(), StorageError> {
