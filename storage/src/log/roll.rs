@@ -51,8 +51,11 @@ impl<F: FileSystem> PartitionLog<F> {
     }
 
     pub(super) async fn roll_inner(&self, _now_ms: i64) -> Result<(), StorageError> {
+        let started = std::time::Instant::now();
         self.flush().await?;
+        let flushed_us = started.elapsed().as_micros() as u64;
         self.seal_active_segment().await?;
+        let sealed_us = started.elapsed().as_micros() as u64;
         let new_base = self.log_end_offset();
         let path = self.data_path(new_base);
         let file = self
@@ -91,7 +94,14 @@ impl<F: FileSystem> PartitionLog<F> {
             state.checkpoint_position = 0;
             state.check_offsets();
         }
-        tracing::debug!(directory = %self.directory.display(), segment = %new_base, "rolled");
+        tracing::debug!(
+            directory = %self.directory.display(),
+            segment = %new_base,
+            flushed_us,
+            sealed_us,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "rolled"
+        );
         self.unload_extra_indexes();
         self.write_checkpoint().await
     }
