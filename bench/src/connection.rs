@@ -13,46 +13,18 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd};
 
 use bytes::Bytes;
+use client::connection::{decode_response, response_frame_size};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 use wire::codec::KStr;
-use wire::messages::{decode_response_frame, encode_request_frame, ApiKey, RequestBody};
+use wire::messages::{encode_request_frame, ApiKey, RequestBody};
 use wire::messages::{RequestHeader, ResponseBody};
 
 /// Largest response frame accepted.
 pub const RESPONSE_BYTES_MAX: usize = 512 << 20;
 
-/// Why a connection failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectionError {
-    #[error("cannot connect to {peer}: {source}")]
-    Connect {
-        peer: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("connection to {peer} failed: {source}")]
-    Io {
-        peer: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("cannot encode a {api} request: {message}")]
-    Encode { api: &'static str, message: String },
-    #[error("cannot decode the {api} v{version} response from {peer}: {message}")]
-    Decode {
-        api: &'static str,
-        version: i16,
-        peer: SocketAddr,
-        message: String,
-    },
-    #[error("{peer} sent a {size}-byte response frame; the limit is {RESPONSE_BYTES_MAX}")]
-    ResponseTooLarge { peer: SocketAddr, size: i64 },
-    #[error("{peer} answered correlation id {received}, expected {expected}")]
-    CorrelationMismatch {
-        peer: SocketAddr,
-        expected: i32,
-        received: i32,
-    },
-}
+/// Why a connection failed: the `client` crate's error, so both clients report alike.
+pub type ConnectionError = client::ClientError;
 
 /// The sending half.
 pub struct RequestWriter {
@@ -76,7 +48,7 @@ pub async fn connect(
     let stream = TcpStream::connect(peer)
         .await
         .map_err(|error| ConnectionError::Connect {
-            peer,
+            address: peer.to_string(),
             source: error.into(),
         })?;
     let io = |source| ConnectionError::Io { peer, source };
@@ -149,14 +121,8 @@ impl ResponseReader {
         let io = |source| ConnectionError::Io { peer, source };
         let mut size = [0u8; 4];
         self.stream.read_exact(&mut size).await.map_err(io)?;
-        let size = i32::from_be_bytes(size);
-        if size < 0 || size as usize > RESPONSE_BYTES_MAX {
-            return Err(ConnectionError::ResponseTooLarge {
-                peer,
-                size: i64::from(size),
-            });
-        }
-        let mut frame = vec![0u8; size as usize];
+        let size = response_frame_size(peer, size, RESPONSE_BYTES_MAX)?;
+        let mut frame = vec![0u8; size];
         self.stream.read_exact(&mut frame).await.map_err(io)?;
         Ok(Bytes::from(frame))
     }
@@ -169,21 +135,6 @@ impl ResponseReader {
         correlation_id: i32,
     ) -> Result<ResponseBody, ConnectionError> {
         let frame = self.read_frame().await?;
-        let (header, body) = decode_response_frame(api, version, frame).map_err(|error| {
-            ConnectionError::Decode {
-                api: api.name(),
-                version,
-                peer: self.peer,
-                message: error.to_string(),
-            }
-        })?;
-        if header.correlation_id != correlation_id {
-            return Err(ConnectionError::CorrelationMismatch {
-                peer: self.peer,
-                expected: correlation_id,
-                received: header.correlation_id,
-            });
-        }
-        Ok(body)
+        decode_response(self.peer, api, version, correlation_id, frame)
     }
 }

@@ -315,21 +315,7 @@ impl Connection {
         correlation_id: i32,
     ) -> Result<ResponseBody, ClientError> {
         let frame = self.read_frame()?;
-        let (header, body) =
-            decode_response_frame(api, version, frame).map_err(|error| ClientError::Decode {
-                api: api.name(),
-                version,
-                peer: self.peer,
-                message: error.to_string(),
-            })?;
-        if header.correlation_id != correlation_id {
-            return Err(ClientError::CorrelationMismatch {
-                peer: self.peer,
-                expected: correlation_id,
-                received: header.correlation_id,
-            });
-        }
-        Ok(body)
+        decode_response(self.peer, api, version, correlation_id, frame)
     }
 
     /// Reads one response frame (without its size prefix).
@@ -343,16 +329,52 @@ impl Connection {
         };
         let mut size = [0u8; 4];
         self.stream.read_exact(&mut size).map_err(io)?;
-        let size = i32::from_be_bytes(size);
-        if size < 0 || size as usize > self.options.response_bytes_max {
-            return Err(ClientError::ResponseTooLarge {
-                peer,
-                size: i64::from(size),
-                max: self.options.response_bytes_max,
-            });
-        }
-        let mut frame = vec![0u8; size as usize];
+        let size = response_frame_size(peer, size, self.options.response_bytes_max)?;
+        let mut frame = vec![0u8; size];
         self.stream.read_exact(&mut frame).map_err(io)?;
         Ok(Bytes::from(frame))
     }
+}
+
+/// The size of a response frame from its 4-byte prefix, checked against `max` before anything
+/// is allocated for it (any client on `wire`, synchronous or not, reads frames this way).
+pub fn response_frame_size(
+    peer: SocketAddr,
+    prefix: [u8; 4],
+    max: usize,
+) -> Result<usize, ClientError> {
+    let size = i32::from_be_bytes(prefix);
+    match usize::try_from(size) {
+        Ok(size) if size <= max => Ok(size),
+        _ => Err(ClientError::ResponseTooLarge {
+            peer,
+            size: i64::from(size),
+            max,
+        }),
+    }
+}
+
+/// Decodes a response frame to the request `correlation_id` of `api` sent at `version`.
+pub fn decode_response(
+    peer: SocketAddr,
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    frame: Bytes,
+) -> Result<ResponseBody, ClientError> {
+    let (header, body) =
+        decode_response_frame(api, version, frame).map_err(|error| ClientError::Decode {
+            api: api.name(),
+            version,
+            peer,
+            message: error.to_string(),
+        })?;
+    if header.correlation_id != correlation_id {
+        return Err(ClientError::CorrelationMismatch {
+            peer,
+            expected: correlation_id,
+            received: header.correlation_id,
+        });
+    }
+    Ok(body)
 }
