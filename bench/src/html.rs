@@ -142,24 +142,31 @@ fn nice_ceiling(value: f64) -> f64 {
     10.0 * magnitude
 }
 
-/// Latency in µs as a short label.
+/// Latency in µs as a short label (three decimals in ms and s, one in µs).
 pub fn format_latency_us(us: f64) -> String {
-    if us >= 1_000_000.0 {
-        format!("{:.3} s", us / 1e6)
-    } else if us >= 1000.0 {
-        format!("{:.3} ms", us / 1000.0)
-    } else {
-        format!("{us:.1} µs")
-    }
+    latency_label(us, Some((3, 1)))
 }
 
+/// An axis tick's latency label: the round value as it is.
 fn format_tick_latency(us: f64) -> String {
-    if us >= 1_000_000.0 {
-        format!("{} s", us / 1e6)
+    latency_label(us, None)
+}
+
+/// `us` in s, ms or µs, with the given decimals (for ms and s, for µs) or as many as needed.
+fn latency_label(us: f64, decimals: Option<(usize, usize)>) -> String {
+    let (value, unit, scaled_decimals) = if us >= 1_000_000.0 {
+        (us / 1e6, "s", true)
     } else if us >= 1000.0 {
-        format!("{} ms", us / 1000.0)
+        (us / 1000.0, "ms", true)
     } else {
-        format!("{us} µs")
+        (us, "µs", false)
+    };
+    match decimals {
+        Some((scaled, unscaled)) => {
+            let places = if scaled_decimals { scaled } else { unscaled };
+            format!("{value:.places$} {unit}")
+        }
+        None => format!("{value} {unit}"),
     }
 }
 
@@ -774,4 +781,19 @@ pub fn render_comparison(runs: &[(String, Report)]) -> String {
         );
     }
     page(&format!("ferrite-bench comparison {name}"), &out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_labels_pick_the_unit_and_precision() {
+        assert_eq!(format_latency_us(12.34), "12.3 µs");
+        assert_eq!(format_latency_us(1_500.0), "1.500 ms");
+        assert_eq!(format_latency_us(2_500_000.0), "2.500 s");
+        assert_eq!(format_tick_latency(2_000.0), "2 ms");
+        assert_eq!(format_tick_latency(500.0), "500 µs");
+        assert_eq!(format_tick_latency(1_000_000.0), "1 s");
+    }
 }
