@@ -385,15 +385,24 @@ async fn read_partitions(
     let (results, arrivals) = bounded_queue(shard_count);
     let results = Rc::new(results);
     let mut stops = Vec::with_capacity(shard_count);
-    let (progress_sender, mut progress) = mpsc::channel::<(usize, usize)>(PROGRESS_REPORTS_MAX);
+    let waits = !max_wait.is_zero() && min_bytes > 0;
+    // Progress reports matter only when owners on several shards wait.
+    let (progress_sender, mut progress) = if waits && shard_count > 1 {
+        let (sender, receiver) = mpsc::channel::<(usize, usize)>(PROGRESS_REPORTS_MAX);
+        (Some(sender), Some(receiver))
+    } else {
+        (None, None)
+    };
     for (slot, (target, items)) in by_shard.into_iter().enumerate() {
         let (stop_sender, stop) = oneshot::channel::<()>();
         stops.push(stop_sender);
-        let wait = (!max_wait.is_zero() && min_bytes > 0).then(|| Wait {
+        let wait = waits.then(|| Wait {
             deadline,
             min_bytes,
             stop,
-            progress: (shard_count > 1).then(|| (slot, progress_sender.clone())),
+            progress: progress_sender
+                .as_ref()
+                .map(|sender| (slot, sender.clone())),
         });
         let positions: Vec<usize> = items.iter().map(|item| item.position).collect();
         let call = shard
@@ -424,11 +433,15 @@ async fn read_partitions(
     let mut reported = vec![0usize; shard_count];
     let mut answered = 0;
     while answered < shard_count {
-        let heard =
-            futures_lite::future::or(async { Heard::Answer(arrivals.recv().await) }, async {
-                Heard::Progress(progress.next().await)
-            })
-            .await;
+        let heard = match progress.as_mut() {
+            Some(reports) => {
+                futures_lite::future::or(async { Heard::Answer(arrivals.recv().await) }, async {
+                    Heard::Progress(reports.next().await)
+                })
+                .await
+            }
+            None => Heard::Answer(arrivals.recv().await),
+        };
         let outcome = match heard {
             Heard::Progress(Some((slot, bytes))) => {
                 if let Some(last) = reported.get_mut(slot) {
@@ -440,10 +453,10 @@ async fn read_partitions(
                 continue;
             }
             // Every owner has answered or stopped reporting: only answers remain.
-            Heard::Progress(None) => match arrivals.recv().await {
-                Some(outcome) => outcome,
-                None => break,
-            },
+            Heard::Progress(None) => {
+                progress = None;
+                continue;
+            }
             Heard::Answer(Some(outcome)) => outcome,
             Heard::Answer(None) => break,
         };
